@@ -1,0 +1,84 @@
+//! The operator's command line (SPEC §5). Every flag can also be given as a
+//! `KAISEN_*` environment variable.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
+
+/// kaisen: the line-information notification portal and its operator tool.
+#[derive(Debug, Parser)]
+#[command(name = "kaisen", version, about)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the portal.
+    Serve(ServeConfig),
+    /// Load providers, lines, notices and the consent text from a JSON file.
+    Import {
+        /// The import file (SPEC §5 format).
+        file: PathBuf,
+        /// The database folder.
+        #[arg(long, env = "KAISEN_DB")]
+        db: PathBuf,
+    },
+    /// Print an application, found by its お申し込みID.
+    Application {
+        /// The 16-digit ID (spaces and hyphens allowed).
+        id: String,
+        /// The database folder.
+        #[arg(long, env = "KAISEN_DB")]
+        db: PathBuf,
+    },
+}
+
+/// How the portal runs.
+#[derive(Debug, Clone, Args)]
+pub struct ServeConfig {
+    /// Address to listen on.
+    #[arg(long, env = "KAISEN_ADDR", default_value = "127.0.0.1:3000")]
+    pub addr: SocketAddr,
+    /// The database folder (created if missing).
+    #[arg(long, env = "KAISEN_DB")]
+    pub db: PathBuf,
+    /// How long the provisioning work takes, e.g. `60m`, `3s`.
+    #[arg(long, env = "KAISEN_WORK_DELAY", default_value = "60m", value_parser = humantime::parse_duration)]
+    pub work_delay: Duration,
+    /// Load the demo data set when the database holds no line.
+    #[arg(long, env = "KAISEN_DEMO")]
+    pub demo: bool,
+    /// The built client (`cargo xtask client` writes it to `target/site`).
+    #[arg(long, env = "KAISEN_SITE", default_value = "target/site")]
+    pub site: PathBuf,
+    /// A session ends after this long without a request.
+    #[arg(long, env = "KAISEN_IDLE_TIMEOUT", default_value = "20m", value_parser = humantime::parse_duration)]
+    pub idle_timeout: Duration,
+    /// A session ends this long after login, whatever happens.
+    #[arg(long, env = "KAISEN_SESSION_LIMIT", default_value = "8h", value_parser = humantime::parse_duration)]
+    pub session_limit: Duration,
+    /// Mail domains refused besides the mobile carriers' (repeatable).
+    #[arg(
+        long = "refuse-mail-domain",
+        env = "KAISEN_REFUSE_MAIL_DOMAINS",
+        value_delimiter = ','
+    )]
+    pub refused_mail_domains: Vec<String>,
+    /// The operator's contact details on the receipt, one line each (repeatable).
+    #[arg(long = "contact", env = "KAISEN_CONTACT", value_delimiter = '\n', default_values_t = default_contact())]
+    pub contact: Vec<String>,
+}
+
+fn default_contact() -> Vec<String> {
+    vec![
+        "回線情報通知 受付センター".to_owned(),
+        "電話：0120-000-000（受付時間 9:00～17:00、年末年始を除く）".to_owned(),
+        "お問い合わせの際は、お申し込みIDをお知らせください。".to_owned(),
+    ]
+}

@@ -1,0 +1,79 @@
+//! The demo data set loaded by `serve --demo` into an empty database: a few
+//! lines (credentials in the README) and enough providers that S3 pages.
+
+use serde_json::{Value, json};
+
+use crate::import::ImportFile;
+
+/// Service kinds and the companies offering them, combined into providers.
+const SERVICES: &[&str] = &[
+    "IP電話",
+    "インターネット接続",
+    "映像配信",
+    "セキュリティ対策",
+    "リモートサポート",
+    "クラウドストレージ",
+];
+const COMPANIES: &[&str] = &[
+    "西日本テレコム株式会社",
+    "さくらネットワークス株式会社",
+    "みなとインターネット株式会社",
+    "あおば通信株式会社",
+    "ひかりメディア株式会社",
+    "つばめデータ株式会社",
+    "こだまネット株式会社",
+    "やまびこ情報サービス株式会社",
+];
+
+/// The demo import file.
+pub fn demo_file() -> ImportFile {
+    let providers: Vec<Value> = (0..48)
+        .map(|i| {
+            json!({
+                "code": format!("W{:04}", i + 1),
+                "service_name": SERVICES[i % SERVICES.len()],
+                "name": COMPANIES[i / SERVICES.len() % COMPANIES.len()],
+            })
+        })
+        .collect();
+    let notify = |codes: &[u32]| -> Vec<Value> {
+        codes
+            .iter()
+            .map(|c| json!({"provider": format!("W{c:04}"), "setting": "notify", "set_on": "2025-04-01", "method": "初期設定"}))
+            .collect()
+    };
+    let services = json!([
+        {"name": "フレッツ光ネクスト", "status": "利用中"},
+        {"name": "リモートサポートサービス", "status": "利用中"},
+        {"name": "フレッツ・v6オプション", "status": "未契約"},
+    ]);
+    let file = json!({
+        "providers": providers,
+        "lines": [
+            {"customer_id": "CAF0000000001", "access_key": "Demo0001", "services": services, "notifications": notify(&[1, 2, 7, 13])},
+            {"customer_id": "CAF0000000002", "access_key": "Demo0002", "services": services, "notifications": []},
+            {"customer_id": "CAF0000000003", "access_key": "Demo0003", "services": services, "notifications": notify(&[3, 4, 5, 6, 8, 9, 10, 11])},
+        ],
+        "notices": [
+            "回線情報通知機能の設定変更は、お申し込みから約60分で反映されます。",
+            "年末年始（12月29日～1月3日）も本ページからのお申し込みを受け付けます。",
+        ],
+        "consent": {"version": "2026-04", "text": CONSENT_TEXT},
+    });
+    serde_json::from_value(file)
+        .unwrap_or_else(|e| unreachable!("the demo data is well-formed: {e}"))
+}
+
+/// The demo consent document.
+pub const CONSENT_TEXT: &str = "\
+回線情報通知機能（以下「本機能」といいます）のご利用にあたり、以下の内容にご同意ください。
+
+1. 本機能は、お客さまが「通知する」に設定したサービス提供者に対し、お客さまの回線のお客さまID（フレッツナンバー）を通知するものです。
+
+2. 「通知する」に設定したサービス提供者には、設定変更の工事完了後、お客さまがそのサービス提供者のサービスに接続するたびに、お客さまIDが通知されます。
+
+3. 通知されたお客さまIDの取り扱いは、各サービス提供者の定めるところによります。各サービス提供者のプライバシーポリシーをご確認ください。
+
+4. 「通知しない」に設定した場合、以後そのサービス提供者へお客さまIDは通知されません。ただし、すでに通知されたお客さまIDは削除されません。
+
+5. 設定変更は、お申し込み後の工事完了をもって反映されます。工事中は同じサービス提供者について重ねてお申し込みいただけません。";

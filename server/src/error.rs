@@ -1,0 +1,126 @@
+//! `ApiError`: the one place an HTTP status is chosen for a failure.
+
+use axum::Json;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use shared::api::{ErrorBody, ErrorKind};
+use shared::domain::FieldErrors;
+
+use crate::store::{StoreError, SubmitError};
+
+/// Every way an `/api` request can fail.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// A malformed request, with a message for the subscriber.
+    #[error("bad request: {0}")]
+    BadRequest(String),
+    /// Invalid fields.
+    #[error("invalid fields")]
+    Validation(FieldErrors),
+    /// Wrong customer ID or access key.
+    #[error("bad credentials")]
+    BadCredentials,
+    /// No session.
+    #[error("not logged in")]
+    Unauthenticated,
+    /// The session has run out.
+    #[error("session expired")]
+    SessionExpired,
+    /// No such thing (or not this line's: never said which).
+    #[error("not found")]
+    NotFound,
+    /// The change conflicts with the current state.
+    #[error("conflict: {0}")]
+    Conflict(String),
+    /// A server-side failure; logged, not sent.
+    #[error("internal: {0}")]
+    Internal(String),
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        Self::Internal(e.to_string())
+    }
+}
+
+impl From<tokio::task::JoinError> for ApiError {
+    fn from(e: tokio::task::JoinError) -> Self {
+        Self::Internal(e.to_string())
+    }
+}
+
+impl From<SubmitError> for ApiError {
+    fn from(e: SubmitError) -> Self {
+        match e {
+            SubmitError::Store(e) => e.into(),
+            SubmitError::ConsentChanged => Self::Conflict(
+                "同意書の内容が更新されました。お手数ですが、最初からお手続きをやり直してください"
+                    .into(),
+            ),
+            SubmitError::UnknownProvider(_) => {
+                Self::BadRequest("選択された通知先が見つかりません".into())
+            }
+            SubmitError::ProviderBusy(name) => Self::Conflict(format!(
+                "「{name}」は現在変更の工事中のため、お申し込みいただけません。工事完了後にあらためてお申し込みください"
+            )),
+            SubmitError::AlreadySet(name) => Self::Conflict(format!(
+                "「{name}」はすでにその設定になっています。最新の状態をご確認ください"
+            )),
+            SubmitError::DayFull => {
+                Self::Internal("application sequence exhausted for today".into())
+            }
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let (status, body) = match &self {
+            Self::BadRequest(message) => (
+                StatusCode::BAD_REQUEST,
+                ErrorBody::new(ErrorKind::BadRequest, message),
+            ),
+            Self::Validation(errors) => (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                ErrorBody::validation(errors),
+            ),
+            Self::BadCredentials => (
+                StatusCode::UNAUTHORIZED,
+                ErrorBody::new(
+                    ErrorKind::BadCredentials,
+                    "フレッツナンバーまたはアクセスキーが正しくありません",
+                ),
+            ),
+            Self::Unauthenticated => (
+                StatusCode::UNAUTHORIZED,
+                ErrorBody::new(ErrorKind::Unauthenticated, "ログインしてください"),
+            ),
+            Self::SessionExpired => (
+                StatusCode::UNAUTHORIZED,
+                ErrorBody::new(
+                    ErrorKind::SessionExpired,
+                    "一定時間操作がなかったため、ログアウトしました。もう一度ログインしてください",
+                ),
+            ),
+            Self::NotFound => (
+                StatusCode::NOT_FOUND,
+                ErrorBody::new(ErrorKind::NotFound, "お探しの情報は見つかりませんでした"),
+            ),
+            Self::Conflict(message) => (
+                StatusCode::CONFLICT,
+                ErrorBody::new(ErrorKind::Conflict, message),
+            ),
+            Self::Internal(cause) => {
+                tracing::error!(%cause, "internal error");
+                (
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    ErrorBody::new(
+                        ErrorKind::Internal,
+                        "システムエラーが発生しました。しばらくしてからもう一度お試しください",
+                    ),
+                )
+            }
+        };
+        (status, Json(body)).into_response()
+    }
+}

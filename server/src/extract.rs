@@ -1,0 +1,86 @@
+//! Extractors: JSON bodies that fail with an `ErrorBody`, and the line of
+//! the logged-in session.
+
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::request::Parts;
+use axum_extra::extract::CookieJar;
+use shared::domain::CustomerId;
+
+use crate::error::ApiError;
+use crate::state::{AppState, now};
+
+/// The session cookie's name.
+pub const SESSION_COOKIE: &str = "kaisen_session";
+
+/// `Json` whose rejection is an [`ApiError`], so malformed JSON gets the
+/// usual error body.
+pub struct AppJson<T>(pub T);
+
+impl<T, S> FromRequest<S> for AppJson<T>
+where
+    axum::Json<T>: FromRequest<S, Rejection = JsonRejection>,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        match axum::Json::<T>::from_request(req, state).await {
+            Ok(axum::Json(value)) => Ok(Self(value)),
+            Err(rejection) => {
+                tracing::debug!(%rejection, "rejected body");
+                Err(ApiError::BadRequest(
+                    "リクエストの形式が正しくありません".into(),
+                ))
+            }
+        }
+    }
+}
+
+/// The line of the session making the request: the only source of which
+/// line's data a request may see or change.
+#[derive(Debug, Clone)]
+pub struct CurrentLine {
+    /// The line.
+    pub customer_id: CustomerId,
+    /// The session's ID.
+    pub session_id: String,
+}
+
+impl FromRequestParts<AppState> for CurrentLine {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let jar = CookieJar::from_headers(&parts.headers);
+        let session_id = jar
+            .get(SESSION_COOKIE)
+            .map(|c| c.value().to_owned())
+            .ok_or(ApiError::Unauthenticated)?;
+        let idle = i64::try_from(state.config.idle_timeout.as_secs()).unwrap_or(i64::MAX);
+        let limit = i64::try_from(state.config.session_limit.as_secs()).unwrap_or(i64::MAX);
+        let id = session_id.clone();
+        state
+            .blocking(move |store| {
+                let Some(mut record) = store.session(&id)? else {
+                    return Err(ApiError::SessionExpired);
+                };
+                let now = now();
+                if now.unix() - record.last_seen.unix() > idle
+                    || now.unix() - record.created_at.unix() > limit
+                {
+                    store.delete_session(&id)?;
+                    return Err(ApiError::SessionExpired);
+                }
+                record.last_seen = now;
+                store.touch_session(&id, &record)?;
+                Ok(Self {
+                    customer_id: record.customer_id,
+                    session_id: id,
+                })
+            })
+            .await
+    }
+}

@@ -1,0 +1,16 @@
+//! kaisen's server: the portal's JSON API and static client (axum), its
+//! storage (sled, behind `store`), the worker that applies changes, and the
+//! operator's subcommands.
+
+pub mod config;
+pub mod demo;
+pub mod error;
+pub mod extract;
+pub mod import;
+pub mod operator;
+pub mod password;
+pub mod routes;
+pub mod startup;
+pub mod state;
+pub mod store;
+pub mod work;

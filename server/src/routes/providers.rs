@@ -1,0 +1,45 @@
+//! The providers a line may add, and the consent document.
+
+use axum::Json;
+use axum::extract::{Query, State};
+use shared::api::{Consent, PageQuery, ProviderPage};
+
+use crate::error::ApiError;
+use crate::extract::CurrentLine;
+use crate::state::AppState;
+
+/// `GET /api/providers?page=N`: a page of the providers that are
+/// 「通知しない」 for this line (S3).
+pub async fn list_providers(
+    State(state): State<AppState>,
+    line: CurrentLine,
+    query: Result<Query<PageQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<ProviderPage>, ApiError> {
+    let Ok(Query(query)) = query else {
+        return Err(ApiError::BadRequest(
+            "ページの指定が正しくありません".into(),
+        ));
+    };
+    let page = query.page.unwrap_or(1);
+    Ok(Json(
+        state
+            .blocking(move |store| store.provider_page(&line.customer_id, page))
+            .await?,
+    ))
+}
+
+/// `GET /api/consent`: the consent document in force (S4).
+pub async fn get_consent(
+    State(state): State<AppState>,
+    _line: CurrentLine,
+) -> Result<Json<Consent>, ApiError> {
+    let consent = state
+        .blocking(|store| store.consent())
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    Ok(Json(Consent {
+        version: consent.version,
+        text: consent.text,
+        hash: consent.hash,
+    }))
+}

@@ -1,0 +1,104 @@
+//! Builds the app: router, static client, worker, listener.
+
+use std::future::IntoFuture;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::http::{HeaderValue, header};
+use tokio::net::TcpListener;
+use tokio::sync::Notify;
+use tower_http::services::{ServeDir, ServeFile};
+use tower_http::set_header::SetResponseHeaderLayer;
+
+use crate::config::ServeConfig;
+use crate::state::AppState;
+use crate::store::Store;
+use crate::{demo, import, routes, work};
+
+/// The largest request body accepted.
+const BODY_LIMIT: usize = 64 * 1024;
+
+/// The whole app: `/api`, and the built client with an `index.html`
+/// fallback that answers 200, so that deep links and reloads work.
+pub fn router(state: AppState) -> Router {
+    let index = state.config.site.join("index.html");
+    let client = ServeDir::new(&state.config.site).fallback(ServeFile::new(index));
+    let api = routes::api()
+        .layer(SetResponseHeaderLayer::overriding(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static("no-store"),
+        ))
+        .layer(DefaultBodyLimit::max(BODY_LIMIT));
+    Router::new()
+        .nest("/api", api)
+        .fallback_service(client)
+        .with_state(state)
+}
+
+/// A bound, not yet running, server.
+pub struct Server {
+    listener: TcpListener,
+    state: AppState,
+}
+
+impl Server {
+    /// Opens the store (loading the demo data if asked and the database is
+    /// empty) and binds the address.
+    pub async fn build(
+        config: ServeConfig,
+    ) -> Result<Self, Box<dyn std::error::Error + Send + Sync>> {
+        let store = Store::open(&config.db)?;
+        if config.demo && store.has_no_lines() {
+            let report = {
+                let store = store.clone();
+                tokio::task::spawn_blocking(move || import::import(&store, demo::demo_file()))
+                    .await??
+            };
+            tracing::info!(?report, "demo data loaded");
+        }
+        let listener = TcpListener::bind(config.addr).await?;
+        let state = AppState {
+            store,
+            config: Arc::new(config),
+            work_queued: Arc::new(Notify::new()),
+        };
+        Ok(Self { listener, state })
+    }
+
+    /// The address actually bound (port 0 picks a free one).
+    pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
+        self.listener.local_addr()
+    }
+
+    /// Runs the portal and its worker until the process ends.
+    pub async fn run(self) -> std::io::Result<()> {
+        tokio::spawn(work::run(self.state.clone()));
+        tokio::spawn(sweep_sessions(self.state.clone()));
+        axum::serve(self.listener, router(self.state))
+            .into_future()
+            .await
+    }
+}
+
+/// Removes expired sessions every few minutes.
+async fn sweep_sessions(state: AppState) {
+    let idle = i64::try_from(state.config.idle_timeout.as_secs()).unwrap_or(i64::MAX);
+    let limit = i64::try_from(state.config.session_limit.as_secs()).unwrap_or(i64::MAX);
+    let mut tick = tokio::time::interval(std::time::Duration::from_secs(300));
+    loop {
+        tick.tick().await;
+        let now = crate::state::now().unix();
+        let swept = state
+            .blocking(move |store| {
+                store.sweep_sessions(|s| {
+                    now - s.last_seen.unix() > idle || now - s.created_at.unix() > limit
+                })
+            })
+            .await;
+        if let Err(e) = swept {
+            tracing::warn!(error = %e, "session sweep failed");
+        }
+    }
+}

@@ -1,0 +1,47 @@
+//! What every handler shares.
+
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use shared::domain::Timestamp;
+use tokio::sync::Notify;
+
+use crate::config::ServeConfig;
+use crate::store::Store;
+
+/// The state behind every handler. Cloning is cheap.
+#[derive(Clone)]
+pub struct AppState {
+    /// The database.
+    pub store: Store,
+    /// How the portal runs.
+    pub config: Arc<ServeConfig>,
+    /// Wakes the worker when new work is queued.
+    pub work_queued: Arc<Notify>,
+}
+
+impl AppState {
+    /// Runs a blocking store call (or Argon2) off the async workers.
+    pub async fn blocking<T, E>(
+        &self,
+        f: impl FnOnce(&Store) -> Result<T, E> + Send + 'static,
+    ) -> Result<T, crate::error::ApiError>
+    where
+        T: Send + 'static,
+        E: Into<crate::error::ApiError> + Send + 'static,
+    {
+        let store = self.store.clone();
+        tokio::task::spawn_blocking(move || f(&store))
+            .await?
+            .map_err(Into::into)
+    }
+}
+
+/// The current time.
+pub fn now() -> Timestamp {
+    let secs = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    Timestamp::from_unix(i64::try_from(secs).unwrap_or(i64::MAX))
+}

@@ -1,0 +1,88 @@
+//! Key layouts. Numbers are big-endian so that byte order is numeric order;
+//! composite keys put the line first, so one line's entries are one prefix.
+
+use shared::domain::{ApplicationId, CustomerId, ProviderCode, Timestamp};
+
+/// `customer_id ++ 0x00`: the prefix of one line's entries.
+pub fn line_prefix(id: &CustomerId) -> Vec<u8> {
+    let mut key = id.as_str().as_bytes().to_vec();
+    key.push(0);
+    key
+}
+
+/// `customer_id ++ 0x00 ++ provider_code`.
+pub fn line_provider(id: &CustomerId, code: &ProviderCode) -> Vec<u8> {
+    let mut key = line_prefix(id);
+    key.extend_from_slice(code.as_str().as_bytes());
+    key
+}
+
+/// `customer_id ++ 0x00 ++ idempotency_key`.
+pub fn line_idempotency(id: &CustomerId, idempotency_key: &str) -> Vec<u8> {
+    let mut key = line_prefix(id);
+    key.extend_from_slice(idempotency_key.as_bytes());
+    key
+}
+
+/// `customer_id ++ 0x00 ++ application_id (u64 BE)`.
+pub fn line_application(id: &CustomerId, app: ApplicationId) -> Vec<u8> {
+    let mut key = line_prefix(id);
+    key.extend_from_slice(&app.to_u64().to_be_bytes());
+    key
+}
+
+/// `application_id (u64 BE)`.
+pub fn application(app: ApplicationId) -> [u8; 8] {
+    app.to_u64().to_be_bytes()
+}
+
+/// `due (i64 BE, offset so negatives sort first) ++ application_id (u64 BE)`.
+pub fn work(due: Timestamp, app: ApplicationId) -> [u8; 16] {
+    let mut key = [0; 16];
+    key[..8].copy_from_slice(&work_due_prefix(due));
+    key[8..].copy_from_slice(&app.to_u64().to_be_bytes());
+    key
+}
+
+/// The first 8 bytes of a [`work`] key: every key due before `due` sorts
+/// below it.
+pub fn work_due_prefix(due: Timestamp) -> [u8; 8] {
+    (due.unix() as u64 ^ (1 << 63)).to_be_bytes()
+}
+
+/// Splits a [`work`] key.
+pub fn parse_work(key: &[u8]) -> Option<(Timestamp, u64)> {
+    let due = u64::from_be_bytes(key.get(..8)?.try_into().ok()?) ^ (1 << 63);
+    let app = u64::from_be_bytes(key.get(8..16)?.try_into().ok()?);
+    Some((Timestamp::from_unix(due as i64), app))
+}
+
+/// The last 8 bytes of a key as a big-endian u64.
+pub fn trailing_u64(key: &[u8]) -> Option<u64> {
+    let start = key.len().checked_sub(8)?;
+    Some(u64::from_be_bytes(key[start..].try_into().ok()?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn work_keys_sort_by_due_time_then_id() {
+        let id = ApplicationId::parse(
+            &shared::domain::ApplicationId::new(
+                shared::domain::Date::parse("2026-01-01").unwrap(),
+                1,
+            )
+            .to_string(),
+        )
+        .unwrap();
+        let early = work(Timestamp::from_unix(100), id);
+        let late = work(Timestamp::from_unix(5_000_000_000), id);
+        assert!(early < late);
+        assert_eq!(
+            parse_work(&late),
+            Some((Timestamp::from_unix(5_000_000_000), id.to_u64()))
+        );
+    }
+}

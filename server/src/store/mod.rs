@@ -1,0 +1,132 @@
+//! kaisen's storage: the only module that imports sled, so that a second
+//! engine can stand behind the same interface later (SPEC §8).
+//!
+//! Every method is blocking: handlers call them through `spawn_blocking`.
+//! Writes that touch more than one tree are one multi-tree transaction whose
+//! body has no side effects (sled may run it again). A write that must
+//! survive a crash before it is acknowledged waits for [`Store::sync`].
+
+mod applications;
+mod commit;
+mod import;
+mod keys;
+mod lines;
+mod records;
+mod sessions;
+
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+pub use applications::{NewApplication, SubmitError, Submitted, WorkStep};
+pub use import::{ImportData, ImportReport, LineImport};
+pub use records::{
+    ApplicationRecord, ConsentRecord, LineRecord, ProviderRecord, SessionRecord, SettingRecord,
+};
+
+/// A failure of the storage itself. The cause is logged, never sent.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// sled failed.
+    #[error("sled: {0}")]
+    Sled(#[from] sled::Error),
+    /// A stored value does not decode: never skipped, always an error.
+    #[error("corrupt record in tree {tree}: {detail}")]
+    Corrupt {
+        /// The tree it is in.
+        tree: &'static str,
+        /// What failed.
+        detail: String,
+    },
+    /// Syncing to disk failed.
+    #[error("sync: {0}")]
+    Io(#[from] std::io::Error),
+    /// The group-commit thread is gone (the store is shutting down).
+    #[error("the group-commit thread has stopped")]
+    CommitThreadGone,
+}
+
+/// The database. Cloning is cheap: every clone shares the same trees.
+#[derive(Clone)]
+pub struct Store {
+    /// `customer_id` → [`LineRecord`] (JSON).
+    lines: sled::Tree,
+    /// `provider_code` → [`ProviderRecord`] (JSON), in code order.
+    providers: sled::Tree,
+    /// `customer_id 0x00 provider_code` → [`SettingRecord`] (JSON). No entry
+    /// means 「通知しない」.
+    settings: sled::Tree,
+    /// `application_id u64 BE` → [`ApplicationRecord`] (JSON).
+    applications: sled::Tree,
+    /// `customer_id 0x00 application_id u64 BE` → empty: a line's applications.
+    line_applications: sled::Tree,
+    /// `customer_id 0x00 provider_code` → `application_id u64 BE`: the
+    /// change being worked for that provider (at most one).
+    pending: sled::Tree,
+    /// `customer_id 0x00 idempotency_key` → `application_id u64 BE`.
+    idempotency: sled::Tree,
+    /// `due i64 BE (sign-flipped) application_id u64 BE` → [`WorkStep`] byte:
+    /// the worker's queue, in due order.
+    work: sled::Tree,
+    /// Small singletons: `consent` → [`ConsentRecord`], `notices` → JSON
+    /// list of strings, `seq/YYYYMMDD` → u32 BE (that day's last sequence).
+    meta: sled::Tree,
+    /// `session_id (32 hex chars)` → [`SessionRecord`] (JSON).
+    sessions: sled::Tree,
+    commit: commit::GroupCommit,
+    path: PathBuf,
+}
+
+impl Store {
+    /// Opens (or creates) the database in `path`, with every tree.
+    pub fn open(path: &Path) -> Result<Self, StoreError> {
+        let db = sled::Config::new()
+            .path(path)
+            .mode(sled::Mode::HighThroughput)
+            .open()?;
+        let tree = |name: &str| db.open_tree(name);
+        Ok(Self {
+            lines: tree("lines")?,
+            providers: tree("providers")?,
+            settings: tree("settings")?,
+            applications: tree("applications")?,
+            line_applications: tree("line_applications")?,
+            pending: tree("pending")?,
+            idempotency: tree("idempotency")?,
+            work: tree("work")?,
+            meta: tree("meta")?,
+            sessions: tree("sessions")?,
+            commit: commit::GroupCommit::start(db, path.to_path_buf()),
+            path: path.to_path_buf(),
+        })
+    }
+
+    /// The database's folder.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Whether no line has been loaded yet.
+    pub fn has_no_lines(&self) -> bool {
+        self.lines.is_empty()
+    }
+
+    /// Waits until everything written so far is on disk. One thread serves
+    /// every waiting caller with one flush and one fsync.
+    pub fn sync(&self) -> Result<(), StoreError> {
+        self.commit.sync()
+    }
+}
+
+fn encode<T: Serialize>(value: &T) -> Vec<u8> {
+    // Serialising these plain records to JSON cannot fail.
+    serde_json::to_vec(value).unwrap_or_default()
+}
+
+fn decode<T: DeserializeOwned>(tree: &'static str, bytes: &[u8]) -> Result<T, StoreError> {
+    serde_json::from_slice(bytes).map_err(|e| StoreError::Corrupt {
+        tree,
+        detail: e.to_string(),
+    })
+}

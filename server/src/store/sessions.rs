@@ -1,0 +1,56 @@
+//! Server-side session records.
+
+use super::{SessionRecord, Store, StoreError, decode, encode};
+
+impl Store {
+    /// Stores a new session under its ID.
+    pub fn create_session(
+        &self,
+        session_id: &str,
+        record: &SessionRecord,
+    ) -> Result<(), StoreError> {
+        self.sessions.insert(session_id, encode(record))?;
+        Ok(())
+    }
+
+    /// A session by its ID.
+    pub fn session(&self, session_id: &str) -> Result<Option<SessionRecord>, StoreError> {
+        self.sessions
+            .get(session_id)?
+            .map(|v| decode("sessions", &v))
+            .transpose()
+    }
+
+    /// Records activity on a session.
+    pub fn touch_session(
+        &self,
+        session_id: &str,
+        record: &SessionRecord,
+    ) -> Result<(), StoreError> {
+        self.sessions.insert(session_id, encode(record))?;
+        Ok(())
+    }
+
+    /// Ends a session.
+    pub fn delete_session(&self, session_id: &str) -> Result<(), StoreError> {
+        self.sessions.remove(session_id)?;
+        Ok(())
+    }
+
+    /// Removes every session for which `expired` says so; returns how many.
+    pub fn sweep_sessions(
+        &self,
+        expired: impl Fn(&SessionRecord) -> bool,
+    ) -> Result<usize, StoreError> {
+        let mut removed = 0;
+        for entry in self.sessions.iter() {
+            let (key, value) = entry?;
+            let record: SessionRecord = decode("sessions", &value)?;
+            if expired(&record) {
+                self.sessions.remove(key)?;
+                removed += 1;
+            }
+        }
+        Ok(removed)
+    }
+}

@@ -1,0 +1,46 @@
+//! The worker: applies each application's changes after the work delay,
+//! and resumes whatever is queued after a restart (the queue is in sled).
+
+use std::time::Duration;
+
+use crate::state::{AppState, now};
+use crate::store::WorkStep;
+
+/// The longest the worker sleeps without looking at the queue.
+const MAX_SLEEP: Duration = Duration::from_secs(30);
+
+/// Runs forever: do what is due, then sleep until the next step is due or
+/// new work is queued.
+pub async fn run(state: AppState) {
+    loop {
+        let next = state
+            .blocking(|store| {
+                for (record, step) in store.run_due_work(now())? {
+                    match step {
+                        WorkStep::Start => tracing::info!(id = %record.id, "work started"),
+                        WorkStep::Complete => tracing::info!(id = %record.id, "work completed"),
+                    }
+                }
+                store.sync()?;
+                store.next_work_due()
+            })
+            .await;
+        let sleep = match next {
+            Ok(Some(due)) => {
+                Duration::from_secs(u64::try_from(due.unix() - now().unix()).unwrap_or(0))
+                    .min(MAX_SLEEP)
+            }
+            Ok(None) => MAX_SLEEP,
+            Err(e) => {
+                tracing::error!(error = %e, "worker failed; retrying");
+                Duration::from_secs(1)
+            }
+        };
+        // A step due now (sleep 0) was queued while we ran: loop at once,
+        // but never spin faster than every 100 ms.
+        tokio::select! {
+            () = tokio::time::sleep(sleep.max(Duration::from_millis(100))) => {}
+            () = state.work_queued.notified() => {}
+        }
+    }
+}
