@@ -1,1 +1,5 @@
-fn main() {}
+//! The client's entry point: mounts the app on `<body>`.
+
+fn main() {
+    leptos::mount::mount_to_body(kaisen_app::App);
+}

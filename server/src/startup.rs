@@ -7,12 +7,14 @@ use std::sync::Arc;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderValue, header};
+use axum::routing::any;
 use tokio::net::TcpListener;
 use tokio::sync::Notify;
 use tower_http::services::{ServeDir, ServeFile};
 use tower_http::set_header::SetResponseHeaderLayer;
 
 use crate::config::ServeConfig;
+use crate::error::ApiError;
 use crate::state::AppState;
 use crate::store::Store;
 use crate::{demo, import, routes, work};
@@ -25,14 +27,21 @@ const BODY_LIMIT: usize = 64 * 1024;
 pub fn router(state: AppState) -> Router {
     let index = state.config.site.join("index.html");
     let client = ServeDir::new(&state.config.site).fallback(ServeFile::new(index));
+    let no_store = SetResponseHeaderLayer::overriding(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("no-store"),
+    );
     let api = routes::api()
-        .layer(SetResponseHeaderLayer::overriding(
-            header::CACHE_CONTROL,
-            HeaderValue::from_static("no-store"),
-        ))
+        .layer(no_store.clone())
         .layer(DefaultBodyLimit::max(BODY_LIMIT));
     Router::new()
         .nest("/api", api)
+        // `nest` matches `/api` and `/api/…` but leaves `/api/` itself to the
+        // fallback, which would answer with the client: it is an API path.
+        .route(
+            "/api/",
+            any(|| async { ApiError::NotFound }).layer(no_store),
+        )
         .fallback_service(client)
         .with_state(state)
 }
@@ -50,6 +59,16 @@ impl Server {
         config: ServeConfig,
     ) -> Result<Self, Box<dyn std::error::Error + Send + Sync>> {
         let store = Store::open(&config.db)?;
+        Self::with_store(config, store).await
+    }
+
+    /// Like [`Server::build`], with `store` already opened on `config.db`.
+    /// sled locks its folder while any handle is open, so the integration
+    /// tests load their data through a `Store` and hand that same store over.
+    pub async fn with_store(
+        config: ServeConfig,
+        store: Store,
+    ) -> Result<Self, Box<dyn std::error::Error + Send + Sync>> {
         if config.demo && store.has_no_lines() {
             let report = {
                 let store = store.clone();

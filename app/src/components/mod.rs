@@ -1,0 +1,9 @@
+//! Building blocks shared by the screens.
+
+mod error_summary;
+mod shell;
+mod text_field;
+
+pub use error_summary::{ErrorSummary, SummaryItem};
+pub use shell::{Shell, use_error_handler};
+pub use text_field::TextField;

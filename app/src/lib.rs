@@ -1,0 +1,83 @@
+//! kaisen's browser client: every screen of SPEC §3 (S0–S8), rendered in
+//! the browser with Leptos, talking to the server's JSON API.
+
+mod api;
+mod components;
+mod pages;
+mod portal;
+
+use leptos::prelude::*;
+use leptos_router::components::{ParentRoute, Route, Router, Routes};
+use leptos_router::path;
+use shared::domain::ApplicationId;
+
+use crate::pages::apply::{ApplicantStep, ApplyFlow, ConfirmStep, ConsentStep};
+use crate::pages::{
+    AddDestination, CompletionReceipt, History, Login, NotFound, NotificationDetail, Top,
+};
+use crate::portal::Portal;
+
+/// Every screen's address. Navigation goes through here, never through
+/// string literals in components (the `<Route>`s below must be literals).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Page {
+    /// S0 ログイン
+    Login,
+    /// S1 トップページ
+    Top,
+    /// S2 ご利用状況詳細
+    Detail,
+    /// S3 通知先追加, on page N
+    Add(u32),
+    /// S4 同意書
+    Consent,
+    /// S5 申込者情報入力
+    Applicant,
+    /// S6 変更内容確認
+    Confirm,
+    /// S7 変更受付完了 (the receipt)
+    Receipt(ApplicationId),
+    /// S8 申込履歴
+    History,
+}
+
+impl Page {
+    /// The path of the page.
+    pub fn path(self) -> String {
+        match self {
+            Self::Login => "/".into(),
+            Self::Top => "/top".into(),
+            Self::Detail => "/notification".into(),
+            Self::Add(1) => "/notification/add".into(),
+            Self::Add(page) => format!("/notification/add?page={page}"),
+            Self::Consent => "/notification/apply/consent".into(),
+            Self::Applicant => "/notification/apply/applicant".into(),
+            Self::Confirm => "/notification/apply/confirm".into(),
+            Self::Receipt(id) => format!("/applications/{id}"),
+            Self::History => "/applications".into(),
+        }
+    }
+}
+
+/// The app: the portal's shared state and every route.
+#[component]
+pub fn App() -> impl IntoView {
+    provide_context(Portal::new());
+    view! {
+        <Router>
+            <Routes fallback=NotFound>
+                <Route path=path!("/") view=Login />
+                <Route path=path!("/top") view=Top />
+                <Route path=path!("/notification") view=NotificationDetail />
+                <Route path=path!("/notification/add") view=AddDestination />
+                <ParentRoute path=path!("/notification/apply") view=ApplyFlow>
+                    <Route path=path!("consent") view=ConsentStep />
+                    <Route path=path!("applicant") view=ApplicantStep />
+                    <Route path=path!("confirm") view=ConfirmStep />
+                </ParentRoute>
+                <Route path=path!("/applications") view=History />
+                <Route path=path!("/applications/:id") view=CompletionReceipt />
+            </Routes>
+        </Router>
+    }
+}

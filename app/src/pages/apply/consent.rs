@@ -1,0 +1,81 @@
+//! S4: the consent document.
+
+use leptos::prelude::*;
+use leptos_router::NavigateOptions;
+use leptos_router::hooks::use_navigate;
+use shared::draft::{ConsentChoice, Step};
+
+use super::use_step_guard;
+use crate::Page;
+use crate::api;
+use crate::components::{Shell, use_error_handler};
+use crate::pages::{Loading, PageError};
+use crate::portal::Portal;
+
+/// S4 「回線情報通知」の利用にあたっての同意書.
+#[component]
+pub fn ConsentStep() -> impl IntoView {
+    if !use_step_guard(Step::Consent) {
+        return ().into_any();
+    }
+    let portal = expect_context::<Portal>();
+    let on_error = use_error_handler();
+    let navigate = use_navigate();
+    let consent = LocalResource::new(api::consent);
+
+    let agree = {
+        let navigate = navigate.clone();
+        move |_| {
+            let Some(Ok(c)) = consent.get_untracked() else {
+                return;
+            };
+            portal.draft.update(|d| {
+                d.agree(ConsentChoice {
+                    version: c.version,
+                    hash: c.hash,
+                })
+            });
+            navigate(&Page::Applicant.path(), NavigateOptions::default());
+        }
+    };
+    let decline = move |_| {
+        portal.reset();
+        portal.flash.set(Some(
+            "お申し込みを中止しました。通知設定は変更されていません。".into(),
+        ));
+        navigate(&Page::Detail.path(), NavigateOptions::default());
+    };
+
+    let document = move || match consent.get() {
+        None => view! { <Loading /> }.into_any(),
+        Some(Err(e)) => view! { <PageError message=on_error(e) /> }.into_any(),
+        Some(Ok(c)) => view! {
+            <div class="consent" tabindex="0" role="region" aria-label="同意書の本文">
+                {c.text.split("\n\n").map(|p| view! { <p>{p.to_owned()}</p> }).collect_view()}
+                <p class="consent__version">{format!("（版：{}）", c.version)}</p>
+            </div>
+        }
+        .into_any(),
+    };
+
+    view! {
+        <Shell heading="「回線情報通知」の利用にあたっての同意書" logged_in=true top_link=true>
+            <p class="lead">"以下の内容をお読みいただき、同意いただける場合は「同意する」を押してください。"</p>
+            {document}
+            <div class="actions">
+                <button
+                    type="button"
+                    class="button button--primary"
+                    disabled=move || !matches!(consent.get(), Some(Ok(_)))
+                    on:click=agree
+                >
+                    "同意する"
+                </button>
+                <button type="button" class="button" on:click=decline>
+                    "同意しない"
+                </button>
+            </div>
+        </Shell>
+    }
+    .into_any()
+}

@@ -1,0 +1,181 @@
+//! S3: the providers that are 「通知しない」 for this line, paged, to be
+//! set to 「通知する」 (flow B). The selection survives paging.
+
+use leptos::prelude::*;
+use leptos_router::NavigateOptions;
+use leptos_router::hooks::{use_navigate, use_query_map};
+use shared::api::ProviderRow;
+use shared::domain::Setting;
+use shared::draft::{ApplicationDraft, ProviderChoice};
+
+use super::{Loading, PageError};
+use crate::Page;
+use crate::api;
+use crate::components::{ErrorSummary, Shell, SummaryItem, use_error_handler};
+use crate::portal::Portal;
+
+/// S3 回線情報通知「通知」設定登録.
+#[component]
+pub fn AddDestination() -> impl IntoView {
+    let portal = expect_context::<Portal>();
+    let on_error = use_error_handler();
+    let navigate = use_navigate();
+    let query = use_query_map();
+    let page = Memo::new(move |_| {
+        query
+            .with(|q| q.get("page").and_then(|p| p.parse::<u32>().ok()))
+            .unwrap_or(1)
+            .max(1)
+    });
+    let providers = LocalResource::new(move || api::providers(page.get()));
+    let errors = RwSignal::new(Vec::<SummaryItem>::new());
+
+    let go_to = {
+        let navigate = navigate.clone();
+        move |target: u32| navigate(&Page::Add(target).path(), NavigateOptions::default())
+    };
+    let start_flow_b = {
+        let navigate = navigate.clone();
+        move |_| {
+            let chosen = portal.selection.get_untracked();
+            if chosen.is_empty() {
+                errors.set(vec![SummaryItem {
+                    field_id: None,
+                    message: "通知先を選択してください".into(),
+                }]);
+                return;
+            }
+            portal
+                .draft
+                .set(ApplicationDraft::start(Setting::Notify, chosen));
+            navigate(&Page::Consent.path(), NavigateOptions::default());
+        }
+    };
+    let back = move |_| navigate(&Page::Detail.path(), NavigateOptions::default());
+
+    let listing = move || match providers.get() {
+        None => view! { <Loading /> }.into_any(),
+        Some(Err(e)) => view! { <PageError message=on_error(e) /> }.into_any(),
+        Some(Ok(list)) => {
+            let (current, pages) = (list.page, list.pages);
+            let (prev, next) = (go_to.clone(), go_to.clone());
+            view! {
+                <div class="paging-status">
+                    <span>{format!("件数: {}件", list.total)}</span>
+                    <span>{format!("(ページ {current}/{pages} ページ)")}</span>
+                </div>
+                {if list.items.is_empty() {
+                    view! { <p class="empty">"追加できる通知先はありません。"</p> }.into_any()
+                } else {
+                    view! {
+                        <table class="table table--select">
+                            <caption>"「通知する」に設定できる通知先"</caption>
+                            <thead>
+                                <tr>
+                                    <th scope="col">"選択"</th>
+                                    <th scope="col">"サービス名"</th>
+                                    <th scope="col">"サービス提供者名"</th>
+                                    <th scope="col">"通知設定"</th>
+                                </tr>
+                            </thead>
+                            <tbody>
+                                {list.items.into_iter().map(|row| view! { <ProviderLine row /> }).collect_view()}
+                            </tbody>
+                        </table>
+                    }
+                        .into_any()
+                }}
+                <nav class="pager" aria-label="ページ送り">
+                    <button type="button" class="button" disabled={current <= 1} on:click=move |_| prev(current - 1)>
+                        "前のページ"
+                    </button>
+                    <button type="button" class="button" disabled={current >= pages} on:click=move |_| next(current + 1)>
+                        "次のページ"
+                    </button>
+                </nav>
+            }
+                .into_any()
+        }
+    };
+
+    view! {
+        <Shell
+            heading="回線情報通知「通知」設定登録"
+            logged_in=true
+            top_link=true
+            has_error=Signal::derive(move || !errors.with(Vec::is_empty))
+        >
+            <ErrorSummary items=errors />
+            <p class="lead">
+                "お客さまIDを通知するサービス提供者を選択して、「「通知する」に設定」を押してください。ページを移動しても選択は保たれます。"
+            </p>
+            {listing}
+            <p class="selection-count" aria-live="polite">
+                {move || format!("選択中: {}件", portal.selection.with(Vec::len))}
+            </p>
+            <div class="actions">
+                <button type="button" class="button button--primary" on:click=start_flow_b>
+                    "「通知する」に設定"
+                </button>
+                <button type="button" class="button" on:click=back>
+                    "戻る"
+                </button>
+            </div>
+        </Shell>
+    }
+}
+
+/// One provider row of S3.
+#[component]
+fn ProviderLine(
+    /// The provider.
+    row: ProviderRow,
+) -> impl IntoView {
+    let portal = expect_context::<Portal>();
+    let choice = ProviderChoice {
+        code: row.code.clone(),
+        service_name: row.service_name.clone(),
+        provider_name: row.name.clone(),
+    };
+    let code = row.code.clone();
+    let id = format!("add-{}", row.code);
+    let is_checked = {
+        let code = code.clone();
+        move || portal.selection.with(|s| s.iter().any(|c| c.code == code))
+    };
+    let toggle = move |ev| {
+        let on = event_target_checked(&ev);
+        portal.selection.update(|s| {
+            s.retain(|c| c.code != code);
+            if on {
+                s.push(choice.clone());
+            }
+        });
+    };
+    view! {
+        <tr class:row--pending=row.pending>
+            <td data-label="選択">
+                <input
+                    type="checkbox"
+                    class="checkbox"
+                    id=id.clone()
+                    disabled=row.pending
+                    prop:checked=is_checked
+                    on:change=toggle
+                />
+                <label for=id class="visually-hidden">
+                    {row.name.clone()}
+                </label>
+            </td>
+            <td data-label="サービス名">{row.service_name}</td>
+            <td data-label="サービス提供者名">{row.name}</td>
+            <td data-label="通知設定">
+                {if row.pending {
+                    view! { <span class="badge badge--pending">"変更中"</span> }.into_any()
+                } else {
+                    Setting::DoNotNotify.label().into_any()
+                }}
+            </td>
+        </tr>
+    }
+}

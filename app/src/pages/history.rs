@@ -1,0 +1,71 @@
+//! S8: the line's applications, newest first, each reopening its receipt.
+
+use leptos::prelude::*;
+
+use super::{Loading, PageError};
+use crate::Page;
+use crate::api;
+use crate::components::{Shell, use_error_handler};
+
+/// S8 申込履歴.
+#[component]
+pub fn History() -> impl IntoView {
+    let on_error = use_error_handler();
+    let applications = LocalResource::new(api::applications);
+    let content = move || {
+        match applications.get() {
+        None => view! { <Loading /> }.into_any(),
+        Some(Err(e)) => view! { <PageError message=on_error(e) /> }.into_any(),
+        Some(Ok(list)) if list.is_empty() => view! { <p class="empty">"お申し込みはまだありません。"</p> }.into_any(),
+        Some(Ok(list)) => view! {
+            <table class="table">
+                <thead>
+                    <tr>
+                        <th scope="col">"お申し込みID"</th>
+                        <th scope="col">"受付日時"</th>
+                        <th scope="col">"変更内容"</th>
+                        <th scope="col">"状態"</th>
+                    </tr>
+                </thead>
+                <tbody>
+                    {list
+                        .into_iter()
+                        .map(|r| {
+                            view! {
+                                <tr>
+                                    <td data-label="お申し込みID">
+                                        <a href=Page::Receipt(r.id).path()>{r.id.to_string()}</a>
+                                    </td>
+                                    <td data-label="受付日時">{r.received_at.display_jst()}</td>
+                                    <td data-label="変更内容">
+                                        <ul class="plain-list">
+                                            {r
+                                                .changes
+                                                .into_iter()
+                                                .map(|c| {
+                                                    view! {
+                                                        <li>
+                                                            {format!("{}（{}）→ {}", c.provider_name, c.service_name, c.setting.label())}
+                                                        </li>
+                                                    }
+                                                })
+                                                .collect_view()}
+                                        </ul>
+                                    </td>
+                                    <td data-label="状態">{r.state.label()}</td>
+                                </tr>
+                            }
+                        })
+                        .collect_view()}
+                </tbody>
+            </table>
+        }
+        .into_any(),
+    }
+    };
+    view! {
+        <Shell heading="申込履歴" logged_in=true top_link=true>
+            {content}
+        </Shell>
+    }
+}

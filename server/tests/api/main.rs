@@ -1,0 +1,13 @@
+//! kaisen's HTTP integration tests: one binary, the real server on
+//! `127.0.0.1:0` with a temporary database (see `helpers::spawn_app`), one
+//! module per resource. Every test goes through HTTP and asserts status and
+//! body.
+
+mod access;
+mod applications;
+mod helpers;
+mod import;
+mod lines;
+mod providers;
+mod session;
+mod static_files;

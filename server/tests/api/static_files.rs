@@ -1,0 +1,111 @@
+//! The built client: files as they are, `index.html` for every other path
+//! (deep links and reloads), and never for `/api`.
+
+use reqwest::StatusCode;
+
+use crate::helpers::{APP_JS, INDEX_HTML, TestApp, spawn_app};
+
+/// Status, `Content-Type` and body of `GET path`.
+async fn fetch(app: &TestApp, path: &str) -> (StatusCode, Option<String>, String) {
+    let (status, content_type, _, body) = fetch_with_cache_control(app, path).await;
+    (status, content_type, body)
+}
+
+/// Status, `Content-Type`, `Cache-Control` and body of `GET path`.
+async fn fetch_with_cache_control(
+    app: &TestApp,
+    path: &str,
+) -> (StatusCode, Option<String>, Option<String>, String) {
+    let response = reqwest::get(app.url(path)).await.expect("sent");
+    let status = response.status();
+    let header = |name: &str| {
+        response
+            .headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+    };
+    let (content_type, cache_control) = (header("content-type"), header("cache-control"));
+    (
+        status,
+        content_type,
+        cache_control,
+        response.text().await.expect("a body"),
+    )
+}
+
+#[tokio::test]
+async fn the_root_serves_the_client() {
+    let app = spawn_app().await;
+
+    let (status, content_type, body) = fetch(&app, "/").await;
+
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body, INDEX_HTML);
+    assert!(
+        content_type.is_some_and(|t| t.starts_with("text/html")),
+        "text/html"
+    );
+}
+
+#[tokio::test]
+async fn a_deep_link_serves_the_client_with_200() {
+    let app = spawn_app().await;
+
+    for path in [
+        "/notification/add",
+        "/notification",
+        "/apply/consent",
+        "/applications/2026112500000421",
+        "/no/such/page?x=1",
+    ] {
+        let (status, content_type, body) = fetch(&app, path).await;
+        assert_eq!(status, StatusCode::OK, "{path}");
+        assert_eq!(body, INDEX_HTML, "{path}");
+        assert!(
+            content_type.is_some_and(|t| t.starts_with("text/html")),
+            "{path}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_static_file_is_served_as_it_is() {
+    let app = spawn_app().await;
+
+    let (status, content_type, body) = fetch(&app, "/app.js").await;
+
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body, APP_JS);
+    assert!(
+        content_type.is_some_and(|t| t.contains("javascript")),
+        "a script"
+    );
+}
+
+#[tokio::test]
+async fn an_unknown_api_path_is_a_json_404_not_the_client() {
+    let app = spawn_app().await;
+
+    for path in [
+        "/api/anything",
+        "/api/notification/add",
+        "/api/line/",
+        "/api",
+        "/api/",
+        "/api//line",
+        "/api?x=1",
+    ] {
+        let (status, content_type, cache_control, body) =
+            fetch_with_cache_control(&app, path).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{path}: {body}");
+        assert_eq!(content_type.as_deref(), Some("application/json"), "{path}");
+        assert_eq!(cache_control.as_deref(), Some("no-store"), "{path}");
+        let body: serde_json::Value = serde_json::from_str(&body).expect("JSON");
+        assert_eq!(
+            body,
+            serde_json::json!({"kind": "not_found", "message": "お探しの情報は見つかりませんでした"}),
+            "{path}"
+        );
+    }
+}
