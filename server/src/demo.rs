@@ -5,7 +5,8 @@ use serde_json::{Value, json};
 
 use crate::import::ImportFile;
 
-/// Service kinds and the companies offering them, combined into providers.
+/// Service kinds, and the stems of the providers' names: every provider's
+/// name is unique, so a subscriber (and a test) can tell them apart.
 const SERVICES: &[&str] = &[
     "IP電話",
     "インターネット接続",
@@ -14,15 +15,23 @@ const SERVICES: &[&str] = &[
     "リモートサポート",
     "クラウドストレージ",
 ];
-const COMPANIES: &[&str] = &[
-    "西日本テレコム株式会社",
-    "さくらネットワークス株式会社",
-    "みなとインターネット株式会社",
-    "あおば通信株式会社",
-    "ひかりメディア株式会社",
-    "つばめデータ株式会社",
-    "こだまネット株式会社",
-    "やまびこ情報サービス株式会社",
+const STEMS: &[&str] = &[
+    "西日本",
+    "さくら",
+    "みなと",
+    "あおば",
+    "ひかり",
+    "つばめ",
+    "こだま",
+    "やまびこ",
+];
+const KINDS: &[&str] = &[
+    "テレコム",
+    "ネットワークス",
+    "メディア",
+    "データサービス",
+    "コミュニケーションズ",
+    "ブロードバンド",
 ];
 
 /// The demo import file.
@@ -32,7 +41,7 @@ pub fn demo_file() -> ImportFile {
             json!({
                 "code": format!("W{:04}", i + 1),
                 "service_name": SERVICES[i % SERVICES.len()],
-                "name": COMPANIES[i / SERVICES.len() % COMPANIES.len()],
+                "name": format!("{}{}株式会社", STEMS[i / KINDS.len() % STEMS.len()], KINDS[i % KINDS.len()]),
             })
         })
         .collect();

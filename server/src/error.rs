@@ -32,6 +32,12 @@ pub enum ApiError {
     /// The change conflicts with the current state.
     #[error("conflict: {0}")]
     Conflict(String),
+    /// The body is larger than the server accepts.
+    #[error("payload too large")]
+    PayloadTooLarge,
+    /// The path exists but not with this method.
+    #[error("method not allowed")]
+    MethodNotAllowed,
     /// A server-side failure; logged, not sent.
     #[error("internal: {0}")]
     Internal(String),
@@ -109,6 +115,14 @@ impl IntoResponse for ApiError {
             Self::Conflict(message) => (
                 StatusCode::CONFLICT,
                 ErrorBody::new(ErrorKind::Conflict, message),
+            ),
+            Self::PayloadTooLarge => (
+                StatusCode::PAYLOAD_TOO_LARGE,
+                ErrorBody::new(ErrorKind::PayloadTooLarge, "送信された内容が大きすぎます"),
+            ),
+            Self::MethodNotAllowed => (
+                StatusCode::METHOD_NOT_ALLOWED,
+                ErrorBody::new(ErrorKind::BadRequest, "この操作はできません"),
             ),
             Self::Internal(cause) => {
                 tracing::error!(%cause, "internal error");

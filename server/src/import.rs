@@ -109,9 +109,15 @@ pub enum ImportError {
         /// The cause.
         source: std::io::Error,
     },
-    /// The file is not JSON of the import format.
-    #[error("not an import file: {0}")]
-    Json(#[from] serde_json::Error),
+    /// The file is not JSON of the import format; the path names the entry
+    /// and field, e.g. `lines[2].notifications[0].setting`.
+    #[error("{path}: {message}")]
+    Json {
+        /// Where in the file.
+        path: String,
+        /// What is wrong.
+        message: String,
+    },
     /// An entry's field is wrong: `at` names the entry and field.
     #[error("{at}: {message}")]
     Invalid {
@@ -138,7 +144,16 @@ pub fn import_path(store: &Store, path: &Path) -> Result<ImportReport, ImportErr
         path: path.display().to_string(),
         source,
     })?;
-    import(store, serde_json::from_slice(&text)?)
+    import(store, parse(&text)?)
+}
+
+/// Parses an import file; an error names the entry and field at fault.
+pub fn parse(text: &[u8]) -> Result<ImportFile, ImportError> {
+    let deserializer = &mut serde_json::Deserializer::from_slice(text);
+    serde_path_to_error::deserialize(deserializer).map_err(|e| ImportError::Json {
+        path: e.path().to_string(),
+        message: e.inner().to_string(),
+    })
 }
 
 /// Checks a whole file, then writes it in one transaction.

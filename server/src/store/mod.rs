@@ -42,6 +42,9 @@ pub enum StoreError {
     /// Syncing to disk failed.
     #[error("sync: {0}")]
     Io(#[from] std::io::Error),
+    /// Another process (a running `kaisen serve`) has the database open.
+    #[error("the database in {0} is in use by another kaisen process (a running `serve`?)")]
+    InUse(String),
     /// The group-commit thread is gone (the store is shutting down).
     #[error("the group-commit thread has stopped")]
     CommitThreadGone,
@@ -84,7 +87,14 @@ impl Store {
         let db = sled::Config::new()
             .path(path)
             .mode(sled::Mode::HighThroughput)
-            .open()?;
+            .open()
+            .map_err(|e| match e {
+                // sled reports a held lock as `Other`, naming it in the message.
+                sled::Error::Io(io) if io.to_string().contains("could not acquire lock") => {
+                    StoreError::InUse(path.display().to_string())
+                }
+                other => StoreError::Sled(other),
+            })?;
         let tree = |name: &str| db.open_tree(name);
         Ok(Self {
             lines: tree("lines")?,

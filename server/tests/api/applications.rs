@@ -568,7 +568,7 @@ async fn a_post_a_foreign_page_could_send_without_a_preflight_is_refused() {
 }
 
 #[tokio::test]
-async fn an_oversized_body_is_refused_with_a_json_error() {
+async fn an_oversized_body_is_refused_with_a_json_413() {
     let app = spawn_app().await;
     let client = app.line_a().await;
     let mut draft = client.draft("notify", &["W0010"]).await;
@@ -576,8 +576,8 @@ async fn an_oversized_body_is_refused_with_a_json_error() {
 
     let reply = client.submit_draft(&draft).await;
 
-    assert!(reply.status.is_client_error(), "{}", reply.status);
-    assert_eq!(reply.body["kind"], "bad_request");
+    assert_eq!(reply.status, StatusCode::PAYLOAD_TOO_LARGE);
+    assert_eq!(reply.body["kind"], "payload_too_large");
     assert_eq!(client.get("/api/applications").await.body, json!([]));
 }
 

@@ -306,7 +306,9 @@ async fn the_operator_import_command_refuses_a_bad_file_saying_nothing_was_writt
 
     let message = outcome.expect_err("refused");
     assert!(
-        message.starts_with("import refused, nothing written: not an import file: "),
+        message.starts_with(
+            "import refused, nothing written: lines[1].notifications[0].setting: unknown variant"
+        ),
         "{message}"
     );
     assert!(message.contains("unknown variant `sometimes`"), "{message}");

@@ -2,7 +2,7 @@
 //! page's list (S2); and what every `/api` answer has in common.
 
 use reqwest::StatusCode;
-use serde_json::json;
+use serde_json::{Value, json};
 
 use crate::helpers::{LINE_A, LINE_B, NOTICES, provider_name, service_name, spawn_app};
 
@@ -137,7 +137,7 @@ async fn every_api_answer_is_marked_no_store() {
 }
 
 #[tokio::test]
-async fn a_wrong_method_on_an_api_route_is_405_naming_the_allowed_ones() {
+async fn a_wrong_method_on_an_api_route_is_a_json_405_naming_the_allowed_ones() {
     let app = spawn_app().await;
     let client = app.line_a().await;
 
@@ -170,6 +170,8 @@ async fn a_wrong_method_on_an_api_route_is_405_naming_the_allowed_ones() {
         };
         assert_eq!(header("allow").as_deref(), Some(allowed), "{method} {path}");
         assert_eq!(header("cache-control").as_deref(), Some("no-store"));
+        let body: Value = response.json().await.expect("a JSON error body");
+        assert_eq!(body["kind"], "bad_request", "{method} {path}");
     }
     // Nothing was changed by them.
     assert_eq!(client.get("/api/applications").await.body, json!([]));

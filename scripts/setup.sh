@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Installs what kaisen's build and tests need and is missing, from the
+# package registries only. Safe to run again: it skips what is there.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+sudo_if_needed() { if [[ $(id -u) -eq 0 ]]; then "$@"; else sudo "$@"; fi; }
+
+if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
+  echo "setup: adding the wasm32 target"
+  rustup target add wasm32-unknown-unknown
+fi
+
+# Debian's Chromium for the browser tests; CJK fonts so that pages (and
+# the printed receipt) lay out as a subscriber sees them.
+missing=()
+command -v chromium >/dev/null || missing+=(chromium)
+fc-list 2>/dev/null | grep -qi "Noto Sans CJK" || missing+=(fonts-noto-cjk)
+if ((${#missing[@]})); then
+  echo "setup: installing ${missing[*]}"
+  sudo_if_needed apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive sudo_if_needed apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+# Playwright and binaryen's wasm-opt (>= 132) from npm; never
+# `npx playwright install` (it downloads browsers from outside).
+stamp=end2end/node_modules/.package-lock.json
+if [[ ! -f $stamp || end2end/package-lock.json -nt $stamp ]]; then
+  echo "setup: installing end2end's npm packages"
+  (cd end2end && npm ci --no-audit --no-fund)
+fi
