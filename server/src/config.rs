@@ -70,6 +70,12 @@ pub struct ServeConfig {
         value_delimiter = ','
     )]
     pub refused_mail_domains: Vec<String>,
+    /// Where completion mails are written as `.eml` files (when no SMTP relay).
+    #[arg(long, env = "KAISEN_MAIL_DIR", default_value = "mail")]
+    pub mail_dir: PathBuf,
+    /// Send completion mails through this SMTP relay, e.g. `smtp://127.0.0.1:25`.
+    #[arg(long, env = "KAISEN_SMTP_URL")]
+    pub smtp_url: Option<String>,
     /// The operator's contact details on the receipt, one line each (repeatable).
     #[arg(long = "contact", env = "KAISEN_CONTACT", value_delimiter = '\n', default_values_t = default_contact())]
     pub contact: Vec<String>,

@@ -7,6 +7,7 @@ pub mod demo;
 pub mod error;
 pub mod extract;
 pub mod import;
+pub mod mail;
 pub mod operator;
 pub mod password;
 pub mod routes;

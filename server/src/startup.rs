@@ -15,6 +15,7 @@ use tower_http::set_header::SetResponseHeaderLayer;
 
 use crate::config::ServeConfig;
 use crate::error::ApiError;
+use crate::mail::{self, Mailer};
 use crate::state::AppState;
 use crate::store::Store;
 use crate::{demo, import, routes, work};
@@ -50,6 +51,7 @@ pub fn router(state: AppState) -> Router {
 pub struct Server {
     listener: TcpListener,
     state: AppState,
+    mailer: Mailer,
 }
 
 impl Server {
@@ -77,13 +79,19 @@ impl Server {
             };
             tracing::info!(?report, "demo data loaded");
         }
+        let mailer = Mailer::new(config.mail_dir.clone(), config.smtp_url.as_deref())?;
         let listener = TcpListener::bind(config.addr).await?;
         let state = AppState {
             store,
             config: Arc::new(config),
             work_queued: Arc::new(Notify::new()),
+            mail_queued: Arc::new(Notify::new()),
         };
-        Ok(Self { listener, state })
+        Ok(Self {
+            listener,
+            state,
+            mailer,
+        })
     }
 
     /// The address actually bound (port 0 picks a free one).
@@ -94,6 +102,7 @@ impl Server {
     /// Runs the portal and its worker until the process ends.
     pub async fn run(self) -> std::io::Result<()> {
         tokio::spawn(work::run(self.state.clone()));
+        tokio::spawn(mail::run(self.state.clone(), self.mailer));
         tokio::spawn(sweep_sessions(self.state.clone()));
         axum::serve(self.listener, router(self.state))
             .into_future()

@@ -18,6 +18,8 @@ pub struct AppState {
     pub config: Arc<ServeConfig>,
     /// Wakes the worker when new work is queued.
     pub work_queued: Arc<Notify>,
+    /// Wakes the mailer when completed work queued a mail.
+    pub mail_queued: Arc<Notify>,
 }
 
 impl AppState {

@@ -10,8 +10,8 @@ use sled::Transactional;
 use sled::transaction::{ConflictableTransactionError, TransactionError, TransactionalTree};
 
 use super::{
-    ApplicationRecord, ConsentRecord, ProviderRecord, SettingRecord, Store, StoreError, decode,
-    encode, keys,
+    ApplicationRecord, ConsentRecord, OutboxRecord, ProviderRecord, SettingRecord, Store,
+    StoreError, decode, encode, keys,
 };
 
 /// An application to store, already validated.
@@ -208,6 +208,7 @@ impl Store {
                     consent_version: consent.version,
                     consent_hash: consent.hash,
                     idempotency_key: new.idempotency_key.clone(),
+                    mail_sent_at: None,
                 };
                 let id_bytes = keys::application(id);
                 apps.insert(&id_bytes, encode(&record))?;
@@ -309,8 +310,9 @@ impl Store {
             &self.work,
             &self.pending,
             &self.settings,
+            &self.outbox,
         );
-        let result = trees.transaction(|(apps, work, pending, settings)| {
+        let result = trees.transaction(|(apps, work, pending, settings, outbox)| {
             if work.get(key)?.is_none() {
                 return Ok(None);
             }
@@ -328,6 +330,14 @@ impl Store {
                 }
                 WorkStep::Complete if record.state != ApplicationState::Completed => {
                     complete(&record, now, pending, settings)?;
+                    if record.applicant.wants_mail {
+                        let mail = OutboxRecord {
+                            attempts: 0,
+                            next_attempt_at: now,
+                            last_error: None,
+                        };
+                        outbox.insert(&keys::application(id), encode(&mail))?;
+                    }
                     record.state = ApplicationState::Completed;
                     record.completed_at = Some(now);
                 }

@@ -11,6 +11,7 @@ mod commit;
 mod import;
 mod keys;
 mod lines;
+mod outbox;
 mod records;
 mod sessions;
 
@@ -22,7 +23,8 @@ use serde::de::DeserializeOwned;
 pub use applications::{NewApplication, SubmitError, Submitted, WorkStep};
 pub use import::{ImportData, ImportReport, LineImport};
 pub use records::{
-    ApplicationRecord, ConsentRecord, LineRecord, ProviderRecord, SessionRecord, SettingRecord,
+    ApplicationRecord, ConsentRecord, LineRecord, OutboxRecord, ProviderRecord, SessionRecord,
+    SettingRecord,
 };
 
 /// A failure of the storage itself. The cause is logged, never sent.
@@ -75,6 +77,9 @@ pub struct Store {
     /// Small singletons: `consent` → [`ConsentRecord`], `notices` → JSON
     /// list of strings, `seq/YYYYMMDD` → u32 BE (that day's last sequence).
     meta: sled::Tree,
+    /// `application_id u64 BE` → [`OutboxRecord`] (JSON): completion mails
+    /// not yet delivered, written in the transaction that completes the work.
+    outbox: sled::Tree,
     /// `session_id (32 hex chars)` → [`SessionRecord`] (JSON).
     sessions: sled::Tree,
     commit: commit::GroupCommit,
@@ -107,6 +112,7 @@ impl Store {
             work: tree("work")?,
             meta: tree("meta")?,
             sessions: tree("sessions")?,
+            outbox: tree("outbox")?,
             commit: commit::GroupCommit::start(db, path.to_path_buf()),
             path: path.to_path_buf(),
         })

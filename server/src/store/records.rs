@@ -72,6 +72,21 @@ pub struct ApplicationRecord {
     pub consent_hash: String,
     /// The client's idempotency key.
     pub idempotency_key: String,
+    /// When the completion mail was delivered, if it was wished and sent.
+    #[serde(default)]
+    pub mail_sent_at: Option<Timestamp>,
+}
+
+/// A completion mail waiting to be delivered (the mail itself is composed
+/// from the application when it is sent).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OutboxRecord {
+    /// Failed deliveries so far.
+    pub attempts: u32,
+    /// When to try next.
+    pub next_attempt_at: Timestamp,
+    /// Why the last attempt failed.
+    pub last_error: Option<String>,
 }
 
 /// A logged-in session.

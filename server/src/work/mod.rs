@@ -15,17 +15,24 @@ pub async fn run(state: AppState) {
     loop {
         let next = state
             .blocking(|store| {
+                let mut mail = false;
                 for (record, step) in store.run_due_work(now())? {
                     match step {
                         WorkStep::Start => tracing::info!(id = %record.id, "work started"),
-                        WorkStep::Complete => tracing::info!(id = %record.id, "work completed"),
+                        WorkStep::Complete => {
+                            tracing::info!(id = %record.id, "work completed");
+                            mail |= record.applicant.wants_mail;
+                        }
                     }
                 }
                 store.sync()?;
-                store.next_work_due()
+                Ok::<_, crate::store::StoreError>((store.next_work_due()?, mail))
             })
             .await;
-        let sleep = match next {
+        if let Ok((_, true)) = next {
+            state.mail_queued.notify_one();
+        }
+        let sleep = match next.map(|(due, _)| due) {
             Ok(Some(due)) => {
                 Duration::from_secs(u64::try_from(due.unix() - now().unix()).unwrap_or(0))
                     .min(MAX_SLEEP)

@@ -129,6 +129,8 @@ pub fn test_config(db: &Path, site: &Path) -> ServeConfig {
         idle_timeout: Duration::from_secs(20 * 60),
         session_limit: Duration::from_secs(8 * 3600),
         refused_mail_domains: vec!["example-isp.jp".into()],
+        mail_dir: site.join("mail"),
+        smtp_url: None,
         contact: vec![
             "回線情報通知 受付センター".into(),
             "電話：0120-000-000".into(),

@@ -1,0 +1,78 @@
+//! Writing the completion mail, in Japanese. It names the application and
+//! its changes; it never carries the access key, and the customer ID only
+//! masked.
+
+use lettre::Message;
+use lettre::message::header::ContentType;
+
+use crate::store::ApplicationRecord;
+
+/// The sender, as the mail shows it.
+const FROM: &str = "回線情報通知 受付センター <noreply@kaisen.example>";
+
+/// The customer ID with all but its prefix and last four digits hidden.
+fn masked(customer_id: &str) -> String {
+    let (head, tail) = customer_id.split_at(customer_id.len().saturating_sub(4));
+    format!(
+        "{}{}{tail}",
+        &head[..head.len().min(3)],
+        "*".repeat(head.len().saturating_sub(3))
+    )
+}
+
+/// The mail for a completed application that wished one.
+pub fn compose(record: &ApplicationRecord, contact: &[String]) -> Result<Message, String> {
+    let to = record
+        .applicant
+        .email
+        .as_ref()
+        .ok_or("no address to send to")?;
+    let completed = record.completed_at.ok_or("the work is not completed")?;
+    let mut body = format!(
+        "{name} 様\n\n\
+         回線情報通知機能の設定変更の工事が完了しましたので、お知らせします。\n\n\
+         お申し込みID：{id}\n\
+         お客さまID：{customer}\n\
+         受付日時：{received}\n\
+         工事完了日時：{completed}\n\n\
+         ■変更内容\n",
+        name = record.applicant.name,
+        id = record.id,
+        customer = masked(record.customer_id.as_str()),
+        received = record.received_at.display_jst(),
+        completed = completed.display_jst(),
+    );
+    for change in &record.changes {
+        body.push_str(&format!(
+            "・{}（{}）：{}\n",
+            change.provider_name,
+            change.service_name,
+            change.setting.label()
+        ));
+    }
+    body.push_str("\nこのメールは送信専用です。お問い合わせは下記までお願いいたします。\n");
+    for line in contact {
+        body.push_str(line);
+        body.push('\n');
+    }
+    Message::builder()
+        .from(FROM.parse().map_err(|e| format!("sender: {e}"))?)
+        .to(to.as_str().parse().map_err(|e| format!("recipient: {e}"))?)
+        .subject(format!(
+            "【回線情報通知】工事完了のお知らせ（お申し込みID：{}）",
+            record.id
+        ))
+        .header(ContentType::TEXT_PLAIN)
+        .body(body)
+        .map_err(|e| e.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::masked;
+
+    #[test]
+    fn customer_id_shows_only_prefix_and_last_four_digits() {
+        assert_eq!(masked("CAF0123456789"), "CAF******6789");
+    }
+}
