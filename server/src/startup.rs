@@ -44,7 +44,28 @@ pub fn router(state: AppState) -> Router {
             any(|| async { ApiError::NotFound }).layer(no_store),
         )
         .fallback_service(client)
+        // Security headers on every response, API and client alike.
+        .layer(always(
+            header::CONTENT_SECURITY_POLICY,
+            CONTENT_SECURITY_POLICY,
+        ))
+        .layer(always(header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
+        .layer(always(header::REFERRER_POLICY, "no-referrer"))
+        .layer(always(
+            header::HeaderName::from_static("cross-origin-opener-policy"),
+            "same-origin",
+        ))
         .with_state(state)
+}
+
+/// The Content-Security-Policy of every response: no inline script (the
+/// wasm loader is a file), wasm compiled from our own origin only, no framing.
+pub const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; script-src 'self' 'wasm-unsafe-eval'; \
+    style-src 'self'; img-src 'self'; connect-src 'self'; font-src 'self'; base-uri 'none'; \
+    form-action 'self'; frame-ancestors 'none'";
+
+fn always(name: header::HeaderName, value: &'static str) -> SetResponseHeaderLayer<HeaderValue> {
+    SetResponseHeaderLayer::if_not_present(name, HeaderValue::from_static(value))
 }
 
 /// A bound, not yet running, server.

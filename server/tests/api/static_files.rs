@@ -109,3 +109,48 @@ async fn an_unknown_api_path_is_a_json_404_not_the_client() {
         );
     }
 }
+
+#[tokio::test]
+async fn every_response_carries_the_security_headers() {
+    let app = spawn_app().await;
+    for path in [
+        "/",
+        "/notification/add",
+        "/app.js",
+        "/api/line",
+        "/api/nothing",
+    ] {
+        let response = reqwest::get(app.url(path)).await.expect("sent");
+        let header = |name: &str| {
+            response
+                .headers()
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned)
+        };
+        assert_eq!(
+            header("content-security-policy").as_deref(),
+            Some(kaisen::startup::CONTENT_SECURITY_POLICY),
+            "{path}"
+        );
+        assert!(
+            kaisen::startup::CONTENT_SECURITY_POLICY.contains("frame-ancestors 'none'")
+                && !kaisen::startup::CONTENT_SECURITY_POLICY.contains("unsafe-inline"),
+        );
+        assert_eq!(
+            header("x-content-type-options").as_deref(),
+            Some("nosniff"),
+            "{path}"
+        );
+        assert_eq!(
+            header("referrer-policy").as_deref(),
+            Some("no-referrer"),
+            "{path}"
+        );
+        assert_eq!(
+            header("cross-origin-opener-policy").as_deref(),
+            Some("same-origin"),
+            "{path}"
+        );
+    }
+}
