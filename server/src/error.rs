@@ -32,6 +32,12 @@ pub enum ApiError {
     /// The change conflicts with the current state.
     #[error("conflict: {0}")]
     Conflict(String),
+    /// A state-changing request from another site.
+    #[error("cross-site request")]
+    CrossSite,
+    /// A POST whose body is not JSON.
+    #[error("unsupported media type")]
+    UnsupportedMediaType,
     /// The body is larger than the server accepts.
     #[error("payload too large")]
     PayloadTooLarge,
@@ -115,6 +121,17 @@ impl IntoResponse for ApiError {
             Self::Conflict(message) => (
                 StatusCode::CONFLICT,
                 ErrorBody::new(ErrorKind::Conflict, message),
+            ),
+            Self::CrossSite => (
+                StatusCode::FORBIDDEN,
+                ErrorBody::new(
+                    ErrorKind::Forbidden,
+                    "この操作は受け付けられません。サービス申込受付ページを開き直してください",
+                ),
+            ),
+            Self::UnsupportedMediaType => (
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                ErrorBody::new(ErrorKind::BadRequest, "リクエストの形式が正しくありません"),
             ),
             Self::PayloadTooLarge => (
                 StatusCode::PAYLOAD_TOO_LARGE,

@@ -3,6 +3,7 @@
 //! operator's subcommands.
 
 pub mod config;
+pub mod csrf;
 pub mod demo;
 pub mod error;
 pub mod extract;

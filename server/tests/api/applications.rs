@@ -540,7 +540,7 @@ async fn a_malformed_application_body_gets_a_json_400() {
 }
 
 #[tokio::test]
-async fn a_post_a_foreign_page_could_send_without_a_preflight_is_refused() {
+async fn a_post_a_foreign_page_could_send_without_a_preflight_is_refused_as_415() {
     let app = spawn_app().await;
     let client = app.line_a().await;
     let draft = client.draft("notify", &["W0010"]).await.to_string();
@@ -560,11 +560,58 @@ async fn a_post_a_foreign_page_could_send_without_a_preflight_is_refused() {
             .send()
             .await
             .expect("sent");
-        assert_eq!(response.status(), StatusCode::BAD_REQUEST, "{content_type}");
+        assert_eq!(
+            response.status(),
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "{content_type}"
+        );
         let body: Value = response.json().await.expect("JSON");
         assert_eq!(body["kind"], "bad_request", "{content_type}");
     }
     assert_eq!(client.get("/api/applications").await.body, json!([]));
+}
+
+#[tokio::test]
+async fn a_post_from_another_origin_is_refused_and_changes_nothing() {
+    let app = spawn_app().await;
+    let client = app.line_a().await;
+    let draft = client.draft("notify", &["W0010"]).await;
+
+    for (name, value) in [
+        ("origin", "http://evil.example"),
+        ("sec-fetch-site", "cross-site"),
+    ] {
+        let response = client
+            .http
+            .post(client.url("/api/applications"))
+            .header(name, value)
+            .json(&draft)
+            .send()
+            .await
+            .expect("sent");
+        assert_eq!(response.status(), StatusCode::FORBIDDEN, "{name}: {value}");
+        let body: Value = response.json().await.expect("JSON");
+        assert_eq!(body["kind"], "forbidden");
+    }
+    let same_origin = client
+        .http
+        .post(client.url("/api/applications"))
+        .header("origin", app.address.clone())
+        .header("sec-fetch-site", "same-origin")
+        .json(&draft)
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(same_origin.status(), StatusCode::CREATED);
+    assert_eq!(
+        client
+            .get("/api/applications")
+            .await
+            .body
+            .as_array()
+            .map(Vec::len),
+        Some(1)
+    );
 }
 
 #[tokio::test]
