@@ -2,7 +2,8 @@
 
 use axum::Json;
 use axum::extract::State;
-use axum::http::StatusCode;
+use axum::http::{HeaderName, StatusCode};
+use axum::response::IntoResponse;
 use axum_extra::extract::CookieJar;
 use axum_extra::extract::cookie::{Cookie, SameSite};
 use shared::api::{LoginRequest, SessionInfo};
@@ -74,17 +75,23 @@ pub async fn current_session(
 }
 
 /// `DELETE /api/session`: ends the session, if any.
+/// The session ends on the server, and the browser is told to forget its
+/// cookies and storage (the flow's draft), so "back" shows no data.
 pub async fn logout(
     State(state): State<AppState>,
     jar: CookieJar,
-) -> Result<(CookieJar, StatusCode), ApiError> {
+) -> Result<impl IntoResponse, ApiError> {
     if let Some(id) = jar.get(SESSION_COOKIE).map(|c| c.value().to_owned()) {
         state
             .blocking(move |store| store.delete_session(&id))
             .await?;
     }
     Ok((
-        jar.remove(Cookie::build(SESSION_COOKIE).path("/")),
         StatusCode::NO_CONTENT,
+        [(
+            HeaderName::from_static("clear-site-data"),
+            "\"cookies\", \"storage\"",
+        )],
+        jar.remove(Cookie::build(SESSION_COOKIE).path("/")),
     ))
 }

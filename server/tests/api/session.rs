@@ -151,6 +151,13 @@ async fn logout_ends_the_session_on_the_server_too() {
         .expect("the cookie is removed");
     assert!(removal.starts_with("kaisen_session=;"), "{removal}");
     assert!(removal.contains("Max-Age=0"), "{removal}");
+    assert_eq!(
+        reply
+            .headers
+            .get("clear-site-data")
+            .and_then(|v| v.to_str().ok()),
+        Some("\"cookies\", \"storage\"")
+    );
     client.get("/api/line").await.assert_unauthenticated();
     // The old cookie, replayed, opens nothing: the session is gone.
     let replayed = app
@@ -280,5 +287,5 @@ async fn malformed_login_body_gets_a_json_400() {
         .send()
         .await
         .expect("sent");
-    assert_eq!(no_content_type.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(no_content_type.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
 }
