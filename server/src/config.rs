@@ -29,6 +29,25 @@ pub enum Command {
         #[arg(long, env = "KAISEN_DB")]
         db: PathBuf,
     },
+    /// Write everything durable (lines, providers, settings, applications,
+    /// the work queue, the outbox, …; not sessions) to a checksummed JSON
+    /// Lines file. Stop `serve` first: it holds the database.
+    Export {
+        /// The file to write (never overwritten).
+        file: PathBuf,
+        /// The database folder.
+        #[arg(long, env = "KAISEN_DB")]
+        db: PathBuf,
+    },
+    /// Load an export into an empty database. The whole file is checked
+    /// (format, every line, count, checksum) before anything is written.
+    Restore {
+        /// The export file.
+        file: PathBuf,
+        /// The database folder (created if missing; must be empty).
+        #[arg(long, env = "KAISEN_DB")]
+        db: PathBuf,
+    },
     /// Print an application, found by its お申し込みID.
     Application {
         /// The 16-digit ID (spaces and hyphens allowed).
@@ -76,6 +95,11 @@ pub struct ServeConfig {
     /// Send completion mails through this SMTP relay, e.g. `smtp://127.0.0.1:25`.
     #[arg(long, env = "KAISEN_SMTP_URL")]
     pub smtp_url: Option<String>,
+    /// The wait before the first retry of a completion mail that could not
+    /// be delivered; each further retry waits twice as long, at most an
+    /// hour. Whole seconds (rounded up, at least 1 s).
+    #[arg(long, env = "KAISEN_MAIL_RETRY_BASE", default_value = "5s", value_parser = humantime::parse_duration)]
+    pub mail_retry_base: Duration,
     /// The operator's contact details on the receipt, one line each (repeatable).
     #[arg(long = "contact", env = "KAISEN_CONTACT", value_delimiter = '\n', default_values_t = default_contact())]
     pub contact: Vec<String>,

@@ -44,6 +44,9 @@ pub enum ApiError {
     /// The path exists but not with this method.
     #[error("method not allowed")]
     MethodNotAllowed,
+    /// Every hashing slot is taken: try again in a moment.
+    #[error("busy")]
+    Busy,
     /// A server-side failure; logged, not sent.
     #[error("internal: {0}")]
     Internal(String),
@@ -141,6 +144,14 @@ impl IntoResponse for ApiError {
                 StatusCode::METHOD_NOT_ALLOWED,
                 ErrorBody::new(ErrorKind::BadRequest, "この操作はできません"),
             ),
+            Self::Busy => {
+                let body = ErrorBody::new(
+                    ErrorKind::Unavailable,
+                    "ただいま混み合っています。少し時間をおいてから、もう一度お試しください",
+                );
+                let retry_after = [(axum::http::header::RETRY_AFTER, "1")];
+                return (StatusCode::SERVICE_UNAVAILABLE, retry_after, Json(body)).into_response();
+            }
             Self::Internal(cause) => {
                 tracing::error!(%cause, "internal error");
                 (

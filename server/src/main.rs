@@ -19,6 +19,8 @@ async fn main() -> ExitCode {
     let outcome = match Cli::parse().command {
         Command::Serve(config) => serve(config).await,
         Command::Import { file, db } => operator::run_import(&file, &db).map(|s| println!("{s}")),
+        Command::Export { file, db } => operator::run_export(&file, &db).map(|s| println!("{s}")),
+        Command::Restore { file, db } => operator::run_restore(&file, &db).map(|s| println!("{s}")),
         Command::Application { id, db } => {
             operator::run_application(&id, &db).map(|s| print!("{s}"))
         }

@@ -1,11 +1,14 @@
-//! The operator's subcommands besides `serve`: `import` and `application`.
+//! The operator's subcommands besides `serve`: `import`, `export`,
+//! `restore` and `application`.
 
-use std::path::Path;
+use std::fs::File;
+use std::io::{BufReader, BufWriter, Write};
+use std::path::{Path, PathBuf};
 
 use shared::domain::ApplicationId;
 
 use crate::import;
-use crate::store::{ApplicationRecord, Store};
+use crate::store::{ApplicationRecord, RestoreError, Store};
 
 /// `import <file> --db <dir>`: prints what changed.
 pub fn run_import(file: &Path, db: &Path) -> Result<String, String> {
@@ -20,6 +23,73 @@ pub fn run_import(file: &Path, db: &Path) -> Result<String, String> {
         r.settings,
         if r.notices { "replaced" } else { "unchanged" },
         if r.consent { "replaced" } else { "unchanged" },
+    ))
+}
+
+/// `export <file> --db <dir>`: writes the database to `file` (format in
+/// `store::export`). The file is written beside as `<file>.partial`, synced,
+/// then renamed, so `file` is whole or absent; an existing file is never
+/// overwritten.
+pub fn run_export(file: &Path, db: &Path) -> Result<String, String> {
+    if !db.is_dir() {
+        return Err(format!("no database in {}", db.display()));
+    }
+    if file.exists() {
+        return Err(format!(
+            "{} already exists: export never overwrites a file; choose another name",
+            file.display()
+        ));
+    }
+    let store = Store::open(db).map_err(|e| e.to_string())?;
+    let partial = partial_path(file);
+    let written = (|| {
+        let out = File::create(&partial).map_err(|e| format!("{}: {e}", partial.display()))?;
+        let mut out = BufWriter::new(out);
+        let summary = store.export(&mut out).map_err(|e| e.to_string())?;
+        out.flush().map_err(|e| e.to_string())?;
+        let out = out.into_inner().map_err(|e| e.to_string())?;
+        out.sync_all().map_err(|e| e.to_string())?;
+        std::fs::rename(&partial, file).map_err(|e| format!("{}: {e}", file.display()))?;
+        Ok::<_, String>(summary)
+    })();
+    match written {
+        Ok(summary) => Ok(format!(
+            "exported {} records from {} to {} (sha256 {})",
+            summary.records,
+            db.display(),
+            file.display(),
+            summary.sha256
+        )),
+        Err(e) => {
+            let _ = std::fs::remove_file(&partial);
+            Err(format!("export failed: {e}"))
+        }
+    }
+}
+
+/// `<file>.partial`.
+fn partial_path(file: &Path) -> PathBuf {
+    let mut name = file.as_os_str().to_owned();
+    name.push(".partial");
+    PathBuf::from(name)
+}
+
+/// `restore <file> --db <dir>`: loads an export into an empty database.
+pub fn run_restore(file: &Path, db: &Path) -> Result<String, String> {
+    let input = File::open(file).map_err(|e| format!("{}: {e}", file.display()))?;
+    let store = Store::open(db).map_err(|e| e.to_string())?;
+    let summary = store.restore(BufReader::new(input)).map_err(|e| match e {
+        RestoreError::Store(_) | RestoreError::Changed(_) => {
+            format!("restore of {} failed: {e}", file.display())
+        }
+        _ => format!("restore refused, nothing written: {}: {e}", file.display()),
+    })?;
+    Ok(format!(
+        "restored {} records from {} into {} (sha256 {})",
+        summary.records,
+        file.display(),
+        db.display(),
+        summary.sha256
     ))
 }
 

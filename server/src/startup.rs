@@ -9,7 +9,7 @@ use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderValue, header};
 use axum::routing::any;
 use tokio::net::TcpListener;
-use tokio::sync::Notify;
+use tokio::sync::{Notify, Semaphore};
 use tower_http::services::{ServeDir, ServeFile};
 use tower_http::set_header::SetResponseHeaderLayer;
 
@@ -107,6 +107,9 @@ impl Server {
             config: Arc::new(config),
             work_queued: Arc::new(Notify::new()),
             mail_queued: Arc::new(Notify::new()),
+            hashing: Arc::new(Semaphore::new(
+                std::thread::available_parallelism().map_or(2, std::num::NonZero::get),
+            )),
         };
         Ok(Self {
             listener,

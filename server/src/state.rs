@@ -4,7 +4,7 @@ use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use shared::domain::Timestamp;
-use tokio::sync::Notify;
+use tokio::sync::{Notify, Semaphore};
 
 use crate::config::ServeConfig;
 use crate::store::Store;
@@ -20,6 +20,8 @@ pub struct AppState {
     pub work_queued: Arc<Notify>,
     /// Wakes the mailer when completed work queued a mail.
     pub mail_queued: Arc<Notify>,
+    /// Slots for Argon2 hashing, one per core.
+    pub hashing: Arc<Semaphore>,
 }
 
 impl AppState {

@@ -15,9 +15,23 @@ use crate::store::OutboxRecord;
 /// The longest wait between two looks at the outbox.
 const MAX_SLEEP: Duration = Duration::from_secs(30);
 
-/// The wait before retry number `attempts`: 5 s doubling, at most an hour.
-pub fn backoff_secs(attempts: u32) -> i64 {
-    (5_i64 << attempts.min(10)).min(3600)
+/// The longest wait between two attempts at one mail.
+const MAX_BACKOFF_SECS: i64 = 3600;
+
+/// The wait after the `failures`th failed attempt: `base_secs` (5 s by
+/// default, `--mail-retry-base`) after the first, doubling, at most an hour.
+pub fn backoff_secs(base_secs: i64, failures: u32) -> i64 {
+    let doublings = failures.saturating_sub(1).min(20);
+    base_secs
+        .max(1)
+        .saturating_mul(1 << doublings)
+        .min(MAX_BACKOFF_SECS)
+}
+
+/// `--mail-retry-base` in whole seconds, rounded up, at least one.
+fn retry_base_secs(base: Duration) -> i64 {
+    let secs = base.as_secs() + u64::from(base.subsec_nanos() > 0);
+    i64::try_from(secs).unwrap_or(MAX_BACKOFF_SECS).max(1)
 }
 
 /// Runs forever: deliver what is due, then sleep until the next mail is due
@@ -26,6 +40,7 @@ pub async fn run(state: AppState, mailer: Mailer) {
     loop {
         let mailer = mailer.clone();
         let contact = state.config.contact.clone();
+        let base = retry_base_secs(state.config.mail_retry_base);
         let next = state
             .blocking(move |store| {
                 for (record, mail) in store.due_mail(now())? {
@@ -40,7 +55,7 @@ pub async fn run(state: AppState, mailer: Mailer) {
                             tracing::warn!(id = %record.id, attempts, %error, "completion mail not sent; will retry");
                             let retry = OutboxRecord {
                                 attempts,
-                                next_attempt_at: now().plus_secs(backoff_secs(attempts)),
+                                next_attempt_at: now().plus_secs(backoff_secs(base, attempts)),
                                 last_error: Some(error),
                             };
                             store.mail_failed(record.id, &retry)?;
@@ -71,13 +86,25 @@ pub async fn run(state: AppState, mailer: Mailer) {
 
 #[cfg(test)]
 mod tests {
-    use super::backoff_secs;
+    use std::time::Duration;
+
+    use super::{backoff_secs, retry_base_secs};
 
     #[test]
-    fn backoff_doubles_from_five_seconds_up_to_an_hour() {
-        assert_eq!(backoff_secs(0), 5);
-        assert_eq!(backoff_secs(1), 10);
-        assert_eq!(backoff_secs(3), 40);
-        assert_eq!(backoff_secs(30), 3600);
+    fn backoff_waits_five_seconds_after_the_first_failure_then_doubles_up_to_an_hour() {
+        assert_eq!(backoff_secs(5, 1), 5);
+        assert_eq!(backoff_secs(5, 2), 10);
+        assert_eq!(backoff_secs(5, 4), 40);
+        assert_eq!(backoff_secs(5, 30), 3600);
+        assert_eq!(backoff_secs(5, u32::MAX), 3600);
+    }
+
+    #[test]
+    fn a_configured_base_is_rounded_up_to_whole_seconds_and_never_zero() {
+        assert_eq!(retry_base_secs(Duration::from_secs(5)), 5);
+        assert_eq!(retry_base_secs(Duration::from_millis(1500)), 2);
+        assert_eq!(retry_base_secs(Duration::ZERO), 1);
+        assert_eq!(backoff_secs(1, 1), 1);
+        assert_eq!(backoff_secs(1, 3), 4);
     }
 }

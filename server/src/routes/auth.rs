@@ -36,8 +36,16 @@ pub async fn login(
         return Err(ApiError::BadCredentials);
     };
     let id = customer_id.clone();
+    // One Argon2 hash at a time per core: a flood of logins gets 503 at
+    // once instead of starving every other request.
+    let slot = state
+        .hashing
+        .clone()
+        .try_acquire_owned()
+        .map_err(|_| ApiError::Busy)?;
     let session_id = state
         .blocking(move |store| {
+            let _slot = slot;
             let matches = match store.line(&id)? {
                 Some(line) => password::verify(&key, &line.access_key_hash),
                 None => password::verify_dummy(&key),

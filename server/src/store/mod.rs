@@ -7,7 +7,9 @@
 //! survive a crash before it is acknowledged waits for [`Store::sync`].
 
 mod applications;
+mod audit;
 mod commit;
+mod export;
 mod import;
 mod keys;
 mod lines;
@@ -21,6 +23,10 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 pub use applications::{NewApplication, SubmitError, Submitted, WorkStep};
+pub use audit::Audit;
+pub use export::{
+    EXPORT_FORMAT, EXPORT_VERSION, ExportError, ExportSummary, RestoreError, RestoreSummary,
+};
 pub use import::{ImportData, ImportReport, LineImport};
 pub use records::{
     ApplicationRecord, ConsentRecord, LineRecord, OutboxRecord, ProviderRecord, SessionRecord,

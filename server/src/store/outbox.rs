@@ -36,6 +36,23 @@ impl Store {
         Ok(due)
     }
 
+    /// Every mail waiting in the outbox, due or not, in application ID
+    /// order: what an operator (or a test) looks at when mail is late.
+    pub fn outbox(&self) -> Result<Vec<(ApplicationId, OutboxRecord)>, StoreError> {
+        let mut waiting = Vec::new();
+        for entry in self.outbox.iter() {
+            let (key, value) = entry?;
+            let id = keys::trailing_u64(&key)
+                .and_then(|n| ApplicationId::from_u64(n).ok())
+                .ok_or_else(|| StoreError::Corrupt {
+                    tree: "outbox",
+                    detail: "bad key".into(),
+                })?;
+            waiting.push((id, decode("outbox", &value)?));
+        }
+        Ok(waiting)
+    }
+
     /// When the next mail is due, if any waits.
     pub fn next_mail_due(&self) -> Result<Option<Timestamp>, StoreError> {
         let mut next: Option<Timestamp> = None;

@@ -233,31 +233,94 @@ async fn a_provider_already_set_that_way_is_refused_naming_it() {
 
 #[tokio::test]
 async fn two_sessions_racing_for_one_provider_get_one_receipt_and_one_refusal() {
-    let app = spawn_app().await;
+    let app = spawn_app_with(|c| c.work_delay = SLOW_WORK).await;
     let first = app.line_a().await;
     let second = app.line_a().await;
-    let draft_1 = first.draft("notify", &["W0030"]).await;
-    let draft_2 = second.draft("notify", &["W0030"]).await;
+    let mut winners = Vec::new();
 
-    let (reply_1, reply_2) =
-        tokio::join!(first.submit_draft(&draft_1), second.submit_draft(&draft_2));
+    // Several rounds, one provider each, so that either session may win.
+    for n in 30..40 {
+        let provider = code(n);
+        let draft_1 = first.draft("notify", &[&provider]).await;
+        let draft_2 = second.draft("notify", &[&provider]).await;
+        assert_ne!(draft_1["idempotency_key"], draft_2["idempotency_key"]);
 
-    let mut statuses = [reply_1.status, reply_2.status];
-    statuses.sort();
-    assert_eq!(statuses, [StatusCode::CREATED, StatusCode::CONFLICT]);
-    let refused = if reply_1.status == StatusCode::CONFLICT {
-        &reply_1
-    } else {
-        &reply_2
-    };
-    assert!(
-        refused.body["message"]
-            .as_str()
-            .is_some_and(|m| m.contains(&provider_name(30))),
-        "{}",
-        refused.body
+        let (reply_1, reply_2) =
+            tokio::join!(first.submit_draft(&draft_1), second.submit_draft(&draft_2));
+
+        let mut statuses = [reply_1.status, reply_2.status];
+        statuses.sort();
+        assert_eq!(
+            statuses,
+            [StatusCode::CREATED, StatusCode::CONFLICT],
+            "{provider}: {} / {}",
+            reply_1.body,
+            reply_2.body
+        );
+        let (won, refused) = if reply_1.status == StatusCode::CONFLICT {
+            (&reply_2, &reply_1)
+        } else {
+            (&reply_1, &reply_2)
+        };
+        refused.assert_error(
+            StatusCode::CONFLICT,
+            "conflict",
+            &format!(
+                "「{}」は現在変更の工事中のため、お申し込みいただけません。工事完了後にあらためてお申し込みください",
+                provider_name(n)
+            ),
+        );
+        assert_eq!(codes_of(&won.body["changes"], "provider"), [provider]);
+        winners.push(won.body["id"].as_str().expect("an ID").to_owned());
+    }
+
+    // One application per provider, never two changes.
+    winners.reverse();
+    assert_eq!(
+        codes_of(&first.get("/api/applications").await.body, "id"),
+        winners
     );
-    assert_eq!(rows(&first.get("/api/applications").await.body).len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_hundred_concurrent_submits_with_one_key_store_one_application_and_answer_its_receipt() {
+    let app = spawn_app_with(|c| c.work_delay = SLOW_WORK).await;
+    let client = app.line_a().await;
+    let draft = client.draft("notify", &["W0010"]).await;
+
+    let mut submits = tokio::task::JoinSet::new();
+    for _ in 0..100 {
+        let (client, draft) = (client.clone(), draft.clone());
+        submits.spawn(async move { client.submit_draft(&draft).await });
+    }
+    let replies = submits.join_all().await;
+
+    let created: Vec<_> = replies
+        .iter()
+        .filter(|r| r.status == StatusCode::CREATED)
+        .collect();
+    assert_eq!(created.len(), 1, "exactly one 201");
+    let first = &created[0].body;
+    for reply in &replies {
+        assert!(
+            [StatusCode::OK, StatusCode::CREATED].contains(&reply.status),
+            "{}: {}",
+            reply.status,
+            reply.body
+        );
+        assert_same_application(&reply.body, first);
+    }
+    let id = first["id"].as_str().expect("an ID").to_owned();
+    assert_eq!(
+        codes_of(&client.get("/api/applications").await.body, "id"),
+        [id.as_str()]
+    );
+    // The replays used up no ID: the next application takes the next one.
+    let next = client.submit_ok("notify", &["W0011"]).await;
+    if next[..8] == id[..8] {
+        let seq = |id: &str| id[8..15].parse::<u32>().expect("digits");
+        assert_eq!(seq(&next), seq(&id) + 1, "{next} after {id}");
+    }
 }
 
 /// Asserts that two receipts are of one application: everything but the

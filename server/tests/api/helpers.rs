@@ -131,6 +131,7 @@ pub fn test_config(db: &Path, site: &Path) -> ServeConfig {
         refused_mail_domains: vec!["example-isp.jp".into()],
         mail_dir: site.join("mail"),
         smtp_url: None,
+        mail_retry_base: Duration::from_secs(5),
         contact: vec![
             "回線情報通知 受付センター".into(),
             "電話：0120-000-000".into(),

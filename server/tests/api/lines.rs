@@ -153,6 +153,10 @@ async fn a_wrong_method_on_an_api_route_is_a_json_405_naming_the_allowed_ones() 
         let response = client
             .http
             .request(method.clone(), client.url(path))
+            // JSON, as the client sends it: a POST of anything else is
+            // refused before routing (415, see `csrf`).
+            .header("content-type", "application/json")
+            .body("{}")
             .send()
             .await
             .expect("sent");

@@ -5,9 +5,11 @@
 
 mod access;
 mod applications;
+mod export;
 mod helpers;
 mod import;
 mod lines;
+mod mail;
 mod providers;
 mod session;
 mod static_files;

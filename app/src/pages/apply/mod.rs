@@ -14,6 +14,7 @@ use leptos::task::spawn_local;
 use leptos_router::NavigateOptions;
 use leptos_router::components::Outlet;
 use leptos_router::hooks::use_navigate;
+use shared::domain::ApplicationId;
 use shared::draft::Step;
 
 use crate::Page;
@@ -25,19 +26,32 @@ use crate::portal::Portal;
 #[component]
 pub fn ApplyFlow() -> impl IntoView {
     let portal = expect_context::<Portal>();
-    move || {
-        match portal.draft.with(|d| d.submitted) {
-        Some(id) => view! {
-            <Shell heading="お申し込みは受付済みです" logged_in=true top_link=true>
-                <p>"このお申し込みはすでに受け付けています。同じ内容を重ねてお申し込みいただく必要はありません。"</p>
-                <p>
-                    <a href=Page::Receipt(id).path()>"受付内容（お申し込みID: " {id.to_string()} "）を表示する"</a>
-                </p>
-            </Shell>
-        }
-        .into_any(),
+    // A memo, so that only a change of `submitted` re-renders: every
+    // keystroke changes the draft, and must not mount the step again.
+    let submitted = Memo::new(move |_| portal.draft.with(|d| d.submitted));
+    move || match submitted.get() {
+        Some(id) => view! { <SubmittedNotice id /> }.into_any(),
         None => view! { <Outlet /> }.into_any(),
     }
+}
+
+/// What a step shows once its draft has been submitted.
+#[component]
+fn SubmittedNotice(
+    /// The stored application.
+    id: ApplicationId,
+) -> impl IntoView {
+    view! {
+        <Shell heading="お申し込みは受付済みです" logged_in=true top_link=true>
+            <p>
+                "このお申し込みはすでに受け付けています。同じ内容を重ねてお申し込みいただく必要はありません。"
+            </p>
+            <p>
+                <a href=Page::Receipt(id).path()>
+                    {format!("受付内容（お申し込みID: {id}）を表示する")}
+                </a>
+            </p>
+        </Shell>
     }
 }
 
