@@ -20,7 +20,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the portal.
-    Serve(ServeConfig),
+    Serve(Box<ServeConfig>),
     /// Load providers, lines, notices and the consent text from a JSON file.
     Import {
         /// The import file (SPEC §5 format).
@@ -89,6 +89,14 @@ pub struct ServeConfig {
         value_delimiter = ','
     )]
     pub refused_mail_domains: Vec<String>,
+    /// Reverse proxies whose `X-Forwarded-For` names the client (repeatable);
+    /// from any other peer the connection's address is the client's.
+    #[arg(
+        long = "trusted-proxy",
+        env = "KAISEN_TRUSTED_PROXIES",
+        value_delimiter = ','
+    )]
+    pub trusted_proxies: Vec<std::net::IpAddr>,
     /// Where completion mails are written as `.eml` files (when no SMTP relay).
     #[arg(long, env = "KAISEN_MAIL_DIR", default_value = "mail")]
     pub mail_dir: PathBuf,

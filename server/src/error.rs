@@ -44,6 +44,12 @@ pub enum ApiError {
     /// The path exists but not with this method.
     #[error("method not allowed")]
     MethodNotAllowed,
+    /// Too many failed logins in a row: the customer ID is locked until then.
+    #[error("locked")]
+    Locked(shared::domain::Timestamp),
+    /// Too many failed logins from this address: wait this many seconds.
+    #[error("too many failed logins")]
+    TooManyFailures(u64),
     /// Every hashing slot is taken: try again in a moment.
     #[error("busy")]
     Busy,
@@ -144,6 +150,26 @@ impl IntoResponse for ApiError {
                 StatusCode::METHOD_NOT_ALLOWED,
                 ErrorBody::new(ErrorKind::BadRequest, "この操作はできません"),
             ),
+            Self::Locked(until) => {
+                let time = until.display_jst();
+                let message = format!(
+                    "ログインに続けて失敗したため、このフレッツナンバーは{}までロックされています。時間をおいてから、もう一度お試しください",
+                    time.get(11..16).unwrap_or(&time)
+                );
+                (
+                    StatusCode::LOCKED,
+                    ErrorBody::new(ErrorKind::Locked, message),
+                )
+            }
+            Self::TooManyFailures(secs) => {
+                let message = format!(
+                    "ログインの失敗が続いたため、しばらくログインできません。{}分ほど時間をおいてから、もう一度お試しください",
+                    (*secs).div_ceil(60).max(1)
+                );
+                let body = ErrorBody::new(ErrorKind::TooManyRequests, message);
+                let retry_after = [(axum::http::header::RETRY_AFTER, (*secs).max(1).to_string())];
+                return (StatusCode::TOO_MANY_REQUESTS, retry_after, Json(body)).into_response();
+            }
             Self::Busy => {
                 let body = ErrorBody::new(
                     ErrorKind::Unavailable,

@@ -87,3 +87,84 @@ impl FromRequestParts<AppState> for CurrentLine {
             .await
     }
 }
+
+/// The client's address: the connection's peer, or — when the peer is a
+/// configured trusted proxy — the last address in `X-Forwarded-For` that is
+/// not itself a trusted proxy.
+#[derive(Debug, Clone, Copy)]
+pub struct ClientAddr(pub std::net::IpAddr);
+
+impl FromRequestParts<AppState> for ClientAddr {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let peer = parts
+            .extensions
+            .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+            .map(|info| info.0.ip())
+            .ok_or_else(|| ApiError::Internal("no connection info".into()))?;
+        Ok(Self(client_addr(
+            peer,
+            &parts.headers,
+            &state.config.trusted_proxies,
+        )))
+    }
+}
+
+fn client_addr(
+    peer: std::net::IpAddr,
+    headers: &axum::http::HeaderMap,
+    trusted: &[std::net::IpAddr],
+) -> std::net::IpAddr {
+    if !trusted.contains(&peer) {
+        return peer;
+    }
+    headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .filter_map(|a| a.trim().parse::<std::net::IpAddr>().ok())
+        .rev()
+        .find(|a| !trusted.contains(a))
+        .unwrap_or(peer)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::net::IpAddr;
+
+    use axum::http::HeaderMap;
+
+    use super::client_addr;
+
+    fn ip(s: &str) -> IpAddr {
+        s.parse().unwrap()
+    }
+
+    fn forwarded(value: &str) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        h.insert("x-forwarded-for", value.parse().unwrap());
+        h
+    }
+
+    #[test]
+    fn forwarded_for_is_ignored_from_an_untrusted_peer() {
+        let peer = ip("203.0.113.9");
+        assert_eq!(client_addr(peer, &forwarded("198.51.100.1"), &[]), peer);
+    }
+
+    #[test]
+    fn a_trusted_proxy_names_the_client_and_a_spoofed_prefix_is_skipped() {
+        let proxy = ip("10.0.0.2");
+        let headers = forwarded("6.6.6.6, 198.51.100.7, 10.0.0.3");
+        assert_eq!(
+            client_addr(proxy, &headers, &[proxy, ip("10.0.0.3")]),
+            ip("198.51.100.7")
+        );
+        assert_eq!(client_addr(proxy, &HeaderMap::new(), &[proxy]), proxy);
+    }
+}

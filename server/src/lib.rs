@@ -8,6 +8,7 @@ pub mod demo;
 pub mod error;
 pub mod extract;
 pub mod import;
+pub mod limit;
 pub mod mail;
 pub mod operator;
 pub mod password;

@@ -17,7 +17,7 @@ async fn main() -> ExitCode {
         .with_writer(std::io::stderr)
         .init();
     let outcome = match Cli::parse().command {
-        Command::Serve(config) => serve(config).await,
+        Command::Serve(config) => serve(*config).await,
         Command::Import { file, db } => operator::run_import(&file, &db).map(|s| println!("{s}")),
         Command::Export { file, db } => operator::run_export(&file, &db).map(|s| println!("{s}")),
         Command::Restore { file, db } => operator::run_restore(&file, &db).map(|s| println!("{s}")),

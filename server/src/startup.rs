@@ -15,6 +15,7 @@ use tower_http::set_header::SetResponseHeaderLayer;
 
 use crate::config::ServeConfig;
 use crate::error::ApiError;
+use crate::limit::FailureWindow;
 use crate::mail::{self, Mailer};
 use crate::state::AppState;
 use crate::store::Store;
@@ -110,6 +111,10 @@ impl Server {
             hashing: Arc::new(Semaphore::new(
                 std::thread::available_parallelism().map_or(2, std::num::NonZero::get),
             )),
+            login_failures: Arc::new(FailureWindow::new(
+                routes::ADDRESS_MAX_FAILURES,
+                routes::ADDRESS_FAILURE_WINDOW,
+            )),
         };
         Ok(Self {
             listener,
@@ -128,13 +133,13 @@ impl Server {
         tokio::spawn(work::run(self.state.clone()));
         tokio::spawn(mail::run(self.state.clone(), self.mailer));
         tokio::spawn(sweep_sessions(self.state.clone()));
-        axum::serve(self.listener, router(self.state))
-            .into_future()
-            .await
+        let app = router(self.state).into_make_service_with_connect_info::<SocketAddr>();
+        axum::serve(self.listener, app).into_future().await
     }
 }
 
-/// Removes expired sessions every few minutes.
+/// Removes expired sessions and stale login-failure counters every few
+/// minutes.
 async fn sweep_sessions(state: AppState) {
     let idle = i64::try_from(state.config.idle_timeout.as_secs()).unwrap_or(i64::MAX);
     let limit = i64::try_from(state.config.session_limit.as_secs()).unwrap_or(i64::MAX);
@@ -146,9 +151,11 @@ async fn sweep_sessions(state: AppState) {
             .blocking(move |store| {
                 store.sweep_sessions(|s| {
                     now - s.last_seen.unix() > idle || now - s.created_at.unix() > limit
-                })
+                })?;
+                store.sweep_login_failures(crate::state::now(), routes::ID_LOCK.as_secs() as i64)
             })
             .await;
+        state.login_failures.sweep(std::time::Instant::now());
         if let Err(e) = swept {
             tracing::warn!(error = %e, "session sweep failed");
         }

@@ -22,6 +22,8 @@ pub struct AppState {
     pub mail_queued: Arc<Notify>,
     /// Slots for Argon2 hashing, one per core.
     pub hashing: Arc<Semaphore>,
+    /// Failed logins per client address.
+    pub login_failures: Arc<crate::limit::FailureWindow>,
 }
 
 impl AppState {

@@ -1,5 +1,7 @@
 //! Logging in and out.
 
+use std::time::{Duration, Instant};
+
 use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderName, StatusCode};
@@ -10,7 +12,7 @@ use shared::api::{LoginRequest, SessionInfo};
 use shared::domain::{AccessKey, CustomerId};
 
 use crate::error::ApiError;
-use crate::extract::{AppJson, CurrentLine, SESSION_COOKIE};
+use crate::extract::{AppJson, ClientAddr, CurrentLine, SESSION_COOKIE};
 use crate::password;
 use crate::state::{AppState, now};
 use crate::store::SessionRecord;
@@ -22,19 +24,49 @@ fn session_info(state: &AppState, customer_id: CustomerId) -> SessionInfo {
     }
 }
 
+/// Failed logins in a row after which a customer ID is locked (SPEC §4).
+pub const ID_MAX_FAILURES: u32 = 10;
+/// How long a customer ID stays locked.
+pub const ID_LOCK: Duration = Duration::from_secs(15 * 60);
+/// Failed logins from one address within [`ADDRESS_FAILURE_WINDOW`] after
+/// which that address waits.
+pub const ADDRESS_MAX_FAILURES: usize = 30;
+/// The window of [`ADDRESS_MAX_FAILURES`].
+pub const ADDRESS_FAILURE_WINDOW: Duration = Duration::from_secs(10 * 60);
+
 /// `POST /api/session`: checks the credentials and starts a session with a
-/// new random ID. Wrong ID or key get one message that says neither.
+/// new random ID. Wrong ID or key get one message that says neither. A
+/// locked ID, or an address with too many failures, is refused before any
+/// key is checked; failures are counted for unknown IDs too, so a lock says
+/// nothing about which IDs exist.
 pub async fn login(
     State(state): State<AppState>,
+    ClientAddr(client): ClientAddr,
     jar: CookieJar,
     AppJson(form): AppJson<LoginRequest>,
 ) -> Result<(CookieJar, Json<SessionInfo>), ApiError> {
+    if let Some(wait) = state.login_failures.retry_after(client, Instant::now()) {
+        return Err(ApiError::TooManyFailures(wait.as_secs()));
+    }
+    let failed = |error: ApiError| {
+        state.login_failures.record(client, Instant::now());
+        Err(error)
+    };
     let (Ok(customer_id), Ok(key)) = (
         CustomerId::parse(&form.customer_id),
         AccessKey::parse(&form.access_key),
     ) else {
-        return Err(ApiError::BadCredentials);
+        return failed(ApiError::BadCredentials);
     };
+    let locked = {
+        let id = customer_id.clone();
+        state
+            .blocking(move |store| store.login_locked_until(&id, now()))
+            .await?
+    };
+    if let Some(until) = locked {
+        return failed(ApiError::Locked(until));
+    }
     let id = customer_id.clone();
     // One Argon2 hash at a time per core: a flood of logins gets 503 at
     // once instead of starving every other request.
@@ -51,8 +83,15 @@ pub async fn login(
                 None => password::verify_dummy(&key),
             };
             if !matches {
-                return Err(ApiError::BadCredentials);
+                let lock = ID_LOCK.as_secs().try_into().unwrap_or(i64::MAX);
+                return Err(
+                    match store.record_login_failure(&id, now(), ID_MAX_FAILURES, lock)? {
+                        Some(until) => ApiError::Locked(until),
+                        None => ApiError::BadCredentials,
+                    },
+                );
             }
+            store.clear_login_failures(&id)?;
             let session_id = hex::encode(rand::random::<[u8; 16]>());
             let now = now();
             store.create_session(
@@ -65,7 +104,12 @@ pub async fn login(
             )?;
             Ok(session_id)
         })
-        .await?;
+        .await;
+    let session_id = match session_id {
+        Ok(id) => id,
+        Err(e @ (ApiError::BadCredentials | ApiError::Locked(_))) => return failed(e),
+        Err(e) => return Err(e),
+    };
     let cookie = Cookie::build((SESSION_COOKIE, session_id))
         .path("/")
         .http_only(true)

@@ -5,6 +5,8 @@ mod auth;
 mod lines;
 mod providers;
 
+pub use auth::{ADDRESS_FAILURE_WINDOW, ADDRESS_MAX_FAILURES, ID_LOCK};
+
 use axum::Router;
 use axum::routing::{get, post};
 

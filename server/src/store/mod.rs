@@ -13,6 +13,7 @@ mod export;
 mod import;
 mod keys;
 mod lines;
+mod logins;
 mod outbox;
 mod records;
 mod sessions;
@@ -29,8 +30,8 @@ pub use export::{
 };
 pub use import::{ImportData, ImportReport, LineImport};
 pub use records::{
-    ApplicationRecord, ConsentRecord, LineRecord, OutboxRecord, ProviderRecord, SessionRecord,
-    SettingRecord,
+    ApplicationRecord, ConsentRecord, LineRecord, LoginFailures, OutboxRecord, ProviderRecord,
+    SessionRecord, SettingRecord,
 };
 
 /// A failure of the storage itself. The cause is logged, never sent.
@@ -86,6 +87,9 @@ pub struct Store {
     /// `application_id u64 BE` → [`OutboxRecord`] (JSON): completion mails
     /// not yet delivered, written in the transaction that completes the work.
     outbox: sled::Tree,
+    /// `customer_id` → [`LoginFailures`] (JSON): failed logins in a row, and
+    /// a lock. Not exported: like sessions, it is short-lived security state.
+    login_failures: sled::Tree,
     /// `session_id (32 hex chars)` → [`SessionRecord`] (JSON).
     sessions: sled::Tree,
     commit: commit::GroupCommit,
@@ -118,6 +122,7 @@ impl Store {
             work: tree("work")?,
             meta: tree("meta")?,
             sessions: tree("sessions")?,
+            login_failures: tree("login_failures")?,
             outbox: tree("outbox")?,
             commit: commit::GroupCommit::start(db, path.to_path_buf()),
             path: path.to_path_buf(),

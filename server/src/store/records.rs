@@ -99,3 +99,15 @@ pub struct SessionRecord {
     /// The last request (for the idle limit).
     pub last_seen: Timestamp,
 }
+
+/// Failed logins in a row for one customer ID (known or not, so that a
+/// lock says nothing about which IDs exist).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LoginFailures {
+    /// Failures since the last success or lock.
+    pub count: u32,
+    /// The last failure.
+    pub last_at: Timestamp,
+    /// Locked until then, if locked.
+    pub locked_until: Option<Timestamp>,
+}

@@ -129,6 +129,7 @@ pub fn test_config(db: &Path, site: &Path) -> ServeConfig {
         idle_timeout: Duration::from_secs(20 * 60),
         session_limit: Duration::from_secs(8 * 3600),
         refused_mail_domains: vec!["example-isp.jp".into()],
+        trusted_proxies: Vec::new(),
         mail_dir: site.join("mail"),
         smtp_url: None,
         mail_retry_base: Duration::from_secs(5),

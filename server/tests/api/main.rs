@@ -9,6 +9,7 @@ mod export;
 mod helpers;
 mod import;
 mod lines;
+mod lockout;
 mod mail;
 mod providers;
 mod session;
