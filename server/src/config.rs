@@ -64,6 +64,16 @@ pub struct ServeConfig {
     /// Address to listen on.
     #[arg(long, env = "KAISEN_ADDR", default_value = "127.0.0.1:3000")]
     pub addr: SocketAddr,
+    /// Serve HTTPS with this PEM certificate chain (with `--tls-key`).
+    #[arg(long, env = "KAISEN_TLS_CERT", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// The PEM private key of `--tls-cert`.
+    #[arg(long, env = "KAISEN_TLS_KEY", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+    /// The portal is reached over HTTPS through a reverse proxy that ends
+    /// TLS: cookies are `Secure` and HSTS is sent, as with `--tls-cert`.
+    #[arg(long, env = "KAISEN_ASSUME_HTTPS")]
+    pub assume_https: bool,
     /// The database folder (created if missing).
     #[arg(long, env = "KAISEN_DB")]
     pub db: PathBuf,
@@ -119,4 +129,21 @@ fn default_contact() -> Vec<String> {
         "電話：0120-000-000（受付時間 9:00～17:00、年末年始を除く）".to_owned(),
         "お問い合わせの際は、お申し込みIDをお知らせください。".to_owned(),
     ]
+}
+
+impl ServeConfig {
+    /// Whether subscribers reach the portal over HTTPS.
+    pub fn https(&self) -> bool {
+        self.tls_cert.is_some() || self.assume_https
+    }
+
+    /// The session cookie's name: over HTTPS with the `__Host-` prefix, which
+    /// the browser accepts only with `Secure`, `Path=/` and no `Domain`.
+    pub fn session_cookie(&self) -> &'static str {
+        if self.https() {
+            "__Host-kaisen_session"
+        } else {
+            "kaisen_session"
+        }
+    }
 }

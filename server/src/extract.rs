@@ -10,9 +10,6 @@ use shared::domain::CustomerId;
 use crate::error::ApiError;
 use crate::state::{AppState, now};
 
-/// The session cookie's name.
-pub const SESSION_COOKIE: &str = "kaisen_session";
-
 /// `Json` whose rejection is an [`ApiError`], so malformed JSON gets the
 /// usual error body.
 pub struct AppJson<T>(pub T);
@@ -59,7 +56,7 @@ impl FromRequestParts<AppState> for CurrentLine {
     ) -> Result<Self, Self::Rejection> {
         let jar = CookieJar::from_headers(&parts.headers);
         let session_id = jar
-            .get(SESSION_COOKIE)
+            .get(state.config.session_cookie())
             .map(|c| c.value().to_owned())
             .ok_or(ApiError::Unauthenticated)?;
         let idle = i64::try_from(state.config.idle_timeout.as_secs()).unwrap_or(i64::MAX);

@@ -8,6 +8,7 @@ use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderValue, header};
 use axum::routing::any;
+use axum_server::tls_rustls::RustlsConfig;
 use tokio::net::TcpListener;
 use tokio::sync::{Notify, Semaphore};
 use tower_http::services::{ServeDir, ServeFile};
@@ -36,7 +37,8 @@ pub fn router(state: AppState) -> Router {
     let api = routes::api()
         .layer(no_store.clone())
         .layer(DefaultBodyLimit::max(BODY_LIMIT));
-    Router::new()
+    let https = state.config.https();
+    let app = Router::new()
         .nest("/api", api)
         // `nest` matches `/api` and `/api/…` but leaves `/api/` itself to the
         // fallback, which would answer with the client: it is an API path.
@@ -56,7 +58,15 @@ pub fn router(state: AppState) -> Router {
             header::HeaderName::from_static("cross-origin-opener-policy"),
             "same-origin",
         ))
-        .with_state(state)
+        .with_state(state);
+    if https {
+        app.layer(always(
+            header::STRICT_TRANSPORT_SECURITY,
+            "max-age=63072000; includeSubDomains",
+        ))
+    } else {
+        app
+    }
 }
 
 /// The Content-Security-Policy of every response: no inline script (the
@@ -72,6 +82,7 @@ fn always(name: header::HeaderName, value: &'static str) -> SetResponseHeaderLay
 /// A bound, not yet running, server.
 pub struct Server {
     listener: TcpListener,
+    tls: Option<RustlsConfig>,
     state: AppState,
     mailer: Mailer,
 }
@@ -102,6 +113,18 @@ impl Server {
             tracing::info!(?report, "demo data loaded");
         }
         let mailer = Mailer::new(config.mail_dir.clone(), config.smtp_url.as_deref())?;
+        let tls = match (&config.tls_cert, &config.tls_key) {
+            (Some(cert), Some(key)) => {
+                Some(RustlsConfig::from_pem_file(cert, key).await.map_err(|e| {
+                    format!(
+                        "cannot load --tls-cert {} / --tls-key {}: {e}",
+                        cert.display(),
+                        key.display()
+                    )
+                })?)
+            }
+            _ => None,
+        };
         let listener = TcpListener::bind(config.addr).await?;
         let state = AppState {
             store,
@@ -118,6 +141,7 @@ impl Server {
         };
         Ok(Self {
             listener,
+            tls,
             state,
             mailer,
         })
@@ -134,7 +158,14 @@ impl Server {
         tokio::spawn(mail::run(self.state.clone(), self.mailer));
         tokio::spawn(sweep_sessions(self.state.clone()));
         let app = router(self.state).into_make_service_with_connect_info::<SocketAddr>();
-        axum::serve(self.listener, app).into_future().await
+        match self.tls {
+            Some(tls) => {
+                axum_server::from_tcp_rustls(self.listener.into_std()?, tls)?
+                    .serve(app)
+                    .await
+            }
+            None => axum::serve(self.listener, app).into_future().await,
+        }
     }
 }
 

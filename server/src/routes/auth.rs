@@ -12,7 +12,7 @@ use shared::api::{LoginRequest, SessionInfo};
 use shared::domain::{AccessKey, CustomerId};
 
 use crate::error::ApiError;
-use crate::extract::{AppJson, ClientAddr, CurrentLine, SESSION_COOKIE};
+use crate::extract::{AppJson, ClientAddr, CurrentLine};
 use crate::password;
 use crate::state::{AppState, now};
 use crate::store::SessionRecord;
@@ -110,7 +110,8 @@ pub async fn login(
         Err(e @ (ApiError::BadCredentials | ApiError::Locked(_))) => return failed(e),
         Err(e) => return Err(e),
     };
-    let cookie = Cookie::build((SESSION_COOKIE, session_id))
+    let cookie = Cookie::build((state.config.session_cookie(), session_id))
+        .secure(state.config.https())
         .path("/")
         .http_only(true)
         .same_site(SameSite::Strict)
@@ -133,7 +134,10 @@ pub async fn logout(
     State(state): State<AppState>,
     jar: CookieJar,
 ) -> Result<impl IntoResponse, ApiError> {
-    if let Some(id) = jar.get(SESSION_COOKIE).map(|c| c.value().to_owned()) {
+    if let Some(id) = jar
+        .get(state.config.session_cookie())
+        .map(|c| c.value().to_owned())
+    {
         state
             .blocking(move |store| store.delete_session(&id))
             .await?;
@@ -144,6 +148,6 @@ pub async fn logout(
             HeaderName::from_static("clear-site-data"),
             "\"cookies\", \"storage\"",
         )],
-        jar.remove(Cookie::build(SESSION_COOKIE).path("/")),
+        jar.remove(Cookie::build(state.config.session_cookie()).path("/")),
     ))
 }

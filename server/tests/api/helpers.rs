@@ -123,6 +123,9 @@ pub fn test_config(db: &Path, site: &Path) -> ServeConfig {
     ServeConfig {
         addr: "127.0.0.1:0".parse().expect("a socket address"),
         db: db.to_path_buf(),
+        tls_cert: None,
+        tls_key: None,
+        assume_https: false,
         work_delay: Duration::from_secs(2),
         demo: false,
         site: site.to_path_buf(),

@@ -14,3 +14,4 @@ mod mail;
 mod providers;
 mod session;
 mod static_files;
+mod tls;
