@@ -75,7 +75,7 @@ impl FromRequestParts<AppState> for CurrentLine {
                     return Err(ApiError::SessionExpired);
                 }
                 record.last_seen = now;
-                store.touch_session(&id, &record)?;
+                store.put_session(&id, &record)?;
                 Ok(Self {
                     customer_id: record.customer_id,
                     session_id: id,

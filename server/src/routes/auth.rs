@@ -94,7 +94,7 @@ pub async fn login(
             store.clear_login_failures(&id)?;
             let session_id = hex::encode(rand::random::<[u8; 16]>());
             let now = now();
-            store.create_session(
+            store.put_session(
                 &session_id,
                 &SessionRecord {
                     customer_id: id,

@@ -3,12 +3,9 @@
 use super::{SessionRecord, Store, StoreError, decode, encode};
 
 impl Store {
-    /// Stores a new session under its ID.
-    pub fn create_session(
-        &self,
-        session_id: &str,
-        record: &SessionRecord,
-    ) -> Result<(), StoreError> {
+    /// Stores a session under its ID: a new one at login, or one with its
+    /// activity recorded.
+    pub fn put_session(&self, session_id: &str, record: &SessionRecord) -> Result<(), StoreError> {
         self.sessions.insert(session_id, encode(record))?;
         Ok(())
     }
@@ -19,16 +16,6 @@ impl Store {
             .get(session_id)?
             .map(|v| decode("sessions", &v))
             .transpose()
-    }
-
-    /// Records activity on a session.
-    pub fn touch_session(
-        &self,
-        session_id: &str,
-        record: &SessionRecord,
-    ) -> Result<(), StoreError> {
-        self.sessions.insert(session_id, encode(record))?;
-        Ok(())
     }
 
     /// Ends a session.
