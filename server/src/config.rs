@@ -86,6 +86,9 @@ pub struct ServeConfig {
     /// The built client (`cargo xtask client` writes it to `target/site`).
     #[arg(long, env = "KAISEN_SITE", default_value = "target/site")]
     pub site: PathBuf,
+    /// An API request (its body included) must be done within this.
+    #[arg(long, env = "KAISEN_REQUEST_TIMEOUT", default_value = "30s", value_parser = humantime::parse_duration)]
+    pub request_timeout: Duration,
     /// A session ends after this long without a request.
     #[arg(long, env = "KAISEN_IDLE_TIMEOUT", default_value = "20m", value_parser = humantime::parse_duration)]
     pub idle_timeout: Duration,

@@ -50,6 +50,9 @@ pub enum ApiError {
     /// Too many failed logins from this address: wait this many seconds.
     #[error("too many failed logins")]
     TooManyFailures(u64),
+    /// The request took too long (e.g. its body never came).
+    #[error("request timeout")]
+    Timeout,
     /// Every hashing slot is taken: try again in a moment.
     #[error("busy")]
     Busy,
@@ -149,6 +152,13 @@ impl IntoResponse for ApiError {
             Self::MethodNotAllowed => (
                 StatusCode::METHOD_NOT_ALLOWED,
                 ErrorBody::new(ErrorKind::BadRequest, "この操作はできません"),
+            ),
+            Self::Timeout => (
+                StatusCode::REQUEST_TIMEOUT,
+                ErrorBody::new(
+                    ErrorKind::BadRequest,
+                    "時間内に処理できませんでした。もう一度お試しください",
+                ),
             ),
             Self::Locked(until) => {
                 let time = until.display_jst();

@@ -30,13 +30,21 @@ const BODY_LIMIT: usize = 64 * 1024;
 pub fn router(state: AppState) -> Router {
     let index = state.config.site.join("index.html");
     let client = ServeDir::new(&state.config.site).fallback(ServeFile::new(index));
+    let client = tower::Layer::layer(
+        &axum::middleware::map_request(unnameable_file_asks_for_the_client),
+        client,
+    );
     let no_store = SetResponseHeaderLayer::overriding(
         header::CACHE_CONTROL,
         HeaderValue::from_static("no-store"),
     );
     let api = routes::api()
         .layer(no_store.clone())
-        .layer(DefaultBodyLimit::max(BODY_LIMIT));
+        .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            time_limit,
+        ));
     let https = state.config.https();
     let app = Router::new()
         .nest("/api", api)
@@ -74,6 +82,33 @@ pub fn router(state: AppState) -> Router {
 pub const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; script-src 'self' 'wasm-unsafe-eval'; \
     style-src 'self'; img-src 'self'; connect-src 'self'; font-src 'self'; base-uri 'none'; \
     form-action 'self'; frame-ancestors 'none'";
+
+/// tower-http's `ServeDir` answers 500 to a path that cannot name a file
+/// at all — a name longer than the file system allows (`ENAMETOOLONG`), or
+/// an encoded NUL in a HEAD request — where any other unknown path gets the
+/// client. No file of the site has such a path, so it is asked for as `/`.
+async fn unnameable_file_asks_for_the_client(
+    mut request: axum::extract::Request,
+) -> axum::extract::Request {
+    let path = request.uri().path();
+    if path.len() > 255 || path.to_ascii_lowercase().contains("%00") {
+        *request.uri_mut() = axum::http::Uri::from_static("/");
+    }
+    request
+}
+
+/// Answers 408 (with the usual error body) to an API request not done
+/// within `--request-timeout`, such as one whose body never arrives.
+async fn time_limit(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    tokio::time::timeout(state.config.request_timeout, next.run(request))
+        .await
+        .unwrap_or_else(|_| ApiError::Timeout.into_response())
+}
 
 fn always(name: header::HeaderName, value: &'static str) -> SetResponseHeaderLayer<HeaderValue> {
     SetResponseHeaderLayer::if_not_present(name, HeaderValue::from_static(value))

@@ -3,6 +3,7 @@
 use std::collections::HashSet;
 
 use axum::Json;
+use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use shared::api::{Receipt, SubmitApplication};
@@ -122,8 +123,13 @@ pub async fn list_applications(
 pub async fn get_receipt(
     State(state): State<AppState>,
     line: CurrentLine,
-    Path(id): Path<String>,
+    id: Result<Path<String>, PathRejection>,
 ) -> Result<Json<Receipt>, ApiError> {
+    // An ID that does not even percent-decode to UTF-8 (`%FF`) is not found
+    // either, with the usual body rather than axum's plain-text rejection.
+    let Ok(Path(id)) = id else {
+        return Err(ApiError::NotFound);
+    };
     let id = ApplicationId::parse(&id).map_err(|_| ApiError::NotFound)?;
     let record = state.blocking(move |store| store.application(id)).await?;
     match record {

@@ -678,6 +678,27 @@ async fn a_post_from_another_origin_is_refused_and_changes_nothing() {
 }
 
 #[tokio::test]
+async fn a_body_that_never_arrives_times_out_with_a_json_408() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let app = spawn_app_with(|c| c.request_timeout = Duration::from_secs(1)).await;
+    let mut stream = tokio::net::TcpStream::connect(app.address.trim_start_matches("http://"))
+        .await
+        .expect("connected");
+    // Promises 100 bytes, sends 2, then waits.
+    stream
+        .write_all(b"POST /api/session HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"")
+        .await
+        .expect("sent");
+    let mut response = Vec::new();
+    let read =
+        tokio::time::timeout(Duration::from_secs(10), stream.read_to_end(&mut response)).await;
+    let response = String::from_utf8_lossy(&response);
+    assert!(read.is_ok(), "the server answered within the timeout");
+    assert!(response.starts_with("HTTP/1.1 408"), "{response}");
+    assert!(response.contains("\"kind\":\"bad_request\""), "{response}");
+}
+
+#[tokio::test]
 async fn an_oversized_body_is_refused_with_a_json_413() {
     let app = spawn_app().await;
     let client = app.line_a().await;

@@ -129,6 +129,7 @@ pub fn test_config(db: &Path, site: &Path) -> ServeConfig {
         work_delay: Duration::from_secs(2),
         demo: false,
         site: site.to_path_buf(),
+        request_timeout: Duration::from_secs(30),
         idle_timeout: Duration::from_secs(20 * 60),
         session_limit: Duration::from_secs(8 * 3600),
         refused_mail_domains: vec!["example-isp.jp".into()],

@@ -67,9 +67,25 @@ fn is_machine_dependent(c: char) -> bool {
     )
 }
 
+/// Invisible formatting characters (Unicode category Cf): zero-width
+/// spaces and joiners, bidi overrides and isolates, the BOM, soft hyphen.
+/// They make a name look other than it is.
+fn is_invisible(c: char) -> bool {
+    matches!(c,
+        '\u{00AD}' | '\u{061C}' | '\u{180E}'
+        | '\u{200B}'..='\u{200F}'
+        | '\u{202A}'..='\u{202E}'
+        | '\u{2060}'..='\u{2064}'
+        | '\u{2066}'..='\u{206F}'
+        | '\u{FEFF}'
+        | '\u{FFF9}'..='\u{FFFB}'
+        | '\u{E0001}' | '\u{E0020}'..='\u{E007F}'
+    )
+}
+
 fn check_chars(label: &'static str, s: &str) -> Result<(), FieldError> {
     for ch in s.chars() {
-        if ch.is_control() {
+        if ch.is_control() || is_invisible(ch) {
             return Err(FieldError::ControlChar(label));
         }
         if REFUSED_CHARS.contains(&ch) || is_machine_dependent(ch) {
@@ -460,6 +476,19 @@ mod tests {
     #[test]
     fn full_width_pipe_is_refused_as_the_pipe_nfkc_makes_of_it() {
         assert_eq!(name("山田｜太郎"), Err(refused('|')));
+    }
+
+    #[test]
+    fn invisible_and_bidi_characters_are_refused() {
+        for s in [
+            "山田\u{202E}郎太",
+            "\u{2066}山田\u{2069}",
+            "山田\u{200B}太郎",
+            "\u{FEFF}",
+            "\u{200D}\u{200D}",
+        ] {
+            assert_eq!(name(s), Err(FieldError::ControlChar("お名前")), "{s:?}");
+        }
     }
 
     #[test]

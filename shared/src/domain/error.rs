@@ -23,8 +23,9 @@ pub enum FieldError {
         /// The refused character, as entered.
         ch: char,
     },
-    /// The value holds a line break, tab or other control character.
-    #[error("{0}に改行やタブなどの制御文字は使えません")]
+    /// The value holds a line break, tab or other control character, or an
+    /// invisible formatting character.
+    #[error("{0}に改行やタブ、見えない書式文字などの制御文字は使えません")]
     ControlChar(&'static str),
     /// The phone number holds something other than digits and hyphens.
     #[error("ご連絡先電話番号は数字とハイフンで入力してください（例：03-1234-5678）")]
