@@ -60,7 +60,8 @@ fn build_client(optimise: bool) -> Result {
         "--profile",
         "wasm-release",
     ]))?;
-    let wasm = root.join("target/wasm32-unknown-unknown/wasm-release/kaisen-app.wasm");
+    let target = env::var_os("CARGO_TARGET_DIR").map_or_else(|| root.join("target"), PathBuf::from);
+    let wasm = target.join("wasm32-unknown-unknown/wasm-release/kaisen-app.wasm");
 
     if site.exists() {
         fs::remove_dir_all(&site)?;
