@@ -1,7 +1,5 @@
 import { defineConfig } from '@playwright/test';
-
-/** The port of the server the suite starts (see serve.sh). */
-const port = Number(process.env.KAISEN_E2E_PORT ?? 3917);
+import { contact, idleLimitSecs, idlePort, mainPort as port } from './tests/servers';
 
 export default defineConfig({
   testDir: './tests',
@@ -34,13 +32,30 @@ export default defineConfig({
       ],
     },
   },
-  webServer: {
-    command: './serve.sh',
-    url: `http://127.0.0.1:${port}/`,
-    env: { KAISEN_E2E_PORT: String(port), RUST_LOG: 'warn' },
-    reuseExistingServer: false,
-    timeout: 60_000,
-    stdout: 'ignore',
-    stderr: 'pipe',
-  },
+  webServer: [
+    {
+      command: './serve.sh',
+      url: `http://127.0.0.1:${port}/`,
+      env: { KAISEN_E2E_PORT: String(port), KAISEN_CONTACT: contact.join('\n'), RUST_LOG: 'warn' },
+      reuseExistingServer: false,
+      timeout: 60_000,
+      stdout: 'ignore',
+      stderr: 'pipe',
+    },
+    {
+      // Sessions end after 20 s idle: session-timeout.spec.ts.
+      command: './serve.sh',
+      url: `http://127.0.0.1:${idlePort}/`,
+      env: {
+        KAISEN_E2E_PORT: String(idlePort),
+        KAISEN_E2E_DATA: '.data-idle',
+        KAISEN_IDLE_TIMEOUT: `${idleLimitSecs}s`,
+        RUST_LOG: 'warn',
+      },
+      reuseExistingServer: false,
+      timeout: 60_000,
+      stdout: 'ignore',
+      stderr: 'pipe',
+    },
+  ],
 });

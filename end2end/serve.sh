@@ -2,13 +2,21 @@
 # Starts the real kaisen server for the end-to-end suite: a fresh database
 # loaded from fixtures/lines.json, the built client from ../target/site, and
 # a short work delay so applications complete while a test waits.
-# Completion mails are written as .eml files into .data/mail.
+# Completion mails are written as .eml files into $DATA/mail.
+#
+# Environment: KAISEN_E2E_PORT (default 3917), KAISEN_E2E_DATA (the folder
+# for the database and mails, emptied first; default .data),
+# KAISEN_WORK_DELAY (default 4s). Every other `serve` flag can be given as
+# its KAISEN_* variable (see server/src/config.rs), e.g.
+# KAISEN_IDLE_TIMEOUT=20s.
 set -eu
 cd "$(dirname "$0")"
 PORT="${KAISEN_E2E_PORT:-3917}"
+DATA="${KAISEN_E2E_DATA:-.data}"
 BIN=../target/debug/kaisen
-rm -rf .data
-mkdir -p .data
-"$BIN" import fixtures/lines.json --db .data/db
-export KAISEN_MAIL_DIR=.data/mail
-exec "$BIN" serve --db .data/db --site ../target/site --addr "127.0.0.1:$PORT" --work-delay 4s
+rm -rf "$DATA"
+mkdir -p "$DATA"
+"$BIN" import fixtures/lines.json --db "$DATA/db"
+export KAISEN_MAIL_DIR="$DATA/mail"
+exec "$BIN" serve --db "$DATA/db" --site ../target/site --addr "127.0.0.1:$PORT" \
+  --work-delay "${KAISEN_WORK_DELAY:-4s}"

@@ -1,5 +1,6 @@
 //! The typed client of the server's `/api`. Every response goes through one
-//! `into_result`, which turns an `ErrorBody` into a [`ClientError`].
+//! `into_result`, which turns an `ErrorBody` into a [`ClientError`] and
+//! keeps the client's copy of the session's idle timer ([`crate::idle`]).
 
 use gloo_net::http::{Request, Response};
 use serde::Serialize;
@@ -8,6 +9,8 @@ use shared::api::{
     Consent, ErrorBody, ErrorKind, FieldMessage, LineOverview, LoginRequest, NotificationRow,
     ProviderPage, Receipt, SessionInfo, SubmitApplication, paths,
 };
+
+use crate::idle;
 
 /// Shown when the server cannot be reached or answers nonsense.
 const NETWORK_ERROR: &str =
@@ -40,6 +43,13 @@ async fn into_result<T: DeserializeOwned>(
     sent: Result<Response, gloo_net::Error>,
 ) -> Result<T, ClientError> {
     let response = sent.map_err(|_| ClientError::Failed(NETWORK_ERROR.into()))?;
+    // Any answer but 401 comes from a live session, whose idle timer the
+    // server has just restarted.
+    if response.status() == 401 {
+        idle::forget();
+    } else {
+        idle::seen_now();
+    }
     if response.ok() {
         return response
             .json()
@@ -72,11 +82,21 @@ async fn post<B: Serialize, T: DeserializeOwned>(path: &str, body: &B) -> Result
 
 /// Logs in.
 pub async fn login(form: &LoginRequest) -> Result<SessionInfo, ClientError> {
-    post(paths::SESSION, form).await
+    let info: SessionInfo = post(paths::SESSION, form).await?;
+    idle::set_limit(info.idle_timeout_secs);
+    Ok(info)
+}
+
+/// Asks who is logged in, which also keeps the session alive (「延長する」).
+pub async fn session() -> Result<SessionInfo, ClientError> {
+    let info: SessionInfo = get(paths::SESSION).await?;
+    idle::set_limit(info.idle_timeout_secs);
+    Ok(info)
 }
 
 /// Logs out; the session ends on the server even if the answer is lost.
 pub async fn logout() {
+    idle::forget();
     let _ = Request::delete(paths::SESSION).send().await;
 }
 

@@ -3,6 +3,7 @@
 
 mod api;
 mod components;
+mod idle;
 mod pages;
 mod portal;
 

@@ -23,12 +23,15 @@ export interface Provider {
 }
 
 /**
- * Line number `n` (1–30): `CAF10000000nn`, key `E2e-Key-nn`. Line 5
- * notifies no provider; every other line notifies P0001–P0003 (初期設定,
+ * Line number `n` (1–40): `CAF10000000nn`, key `E2e-Key-nn`. Lines 5 and
+ * 31–33 notify no provider; every other line notifies P0001–P0003 (初期設定,
  * 2025/04/01). Each test has its own line:
  * flow-a 1, 2, 3, 23 · flow-b 4, 5, 6 · consent-refused 7, 8 ·
  * applicant-errors 9–12 · reload 13–16, 22 · print 17 · logout 18–20 ·
- * history 21 · free 24–30.
+ * history 21 · accessibility 24, 31 · widths 25, 32 · keyboard 26, 27 ·
+ * forms 28, 30 · readme-screenshots 29 · free 33, 38–40. session-timeout
+ * uses line 1 on its own server (servers.ts), and other-engines.sh lines
+ * 34–37 on another, each with its own database.
  */
 export function line(n: number): Line {
   const entry = data.lines[n - 1];

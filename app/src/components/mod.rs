@@ -3,7 +3,9 @@
 mod error_summary;
 mod shell;
 mod text_field;
+mod timeout_warning;
 
 pub use error_summary::{ErrorSummary, SummaryItem};
 pub use shell::{Shell, use_error_handler};
 pub use text_field::TextField;
+pub use timeout_warning::TimeoutWarning;

@@ -6,19 +6,19 @@ use leptos::task::spawn_local;
 use leptos_router::NavigateOptions;
 use leptos_router::hooks::use_navigate;
 
+use super::TimeoutWarning;
 use crate::Page;
 use crate::api::{self, ClientError};
 use crate::portal::Portal;
 
 /// Returns a handler for a failed call: on a missing or expired session it
-/// sends the subscriber to the login page with the server's message;
-/// otherwise it gives the message to show.
+/// sends the subscriber to the login page (which forgets the portal's
+/// state) with the server's message; otherwise it gives the message to show.
 pub fn use_error_handler() -> impl Fn(ClientError) -> String + Clone + 'static {
     let portal = expect_context::<Portal>();
     let navigate = use_navigate();
     move |error| {
         if let ClientError::Unauthenticated(message) = &error {
-            portal.reset();
             portal.flash.set(Some(message.clone()));
             navigate(
                 &Page::Login.path(),
@@ -34,7 +34,8 @@ pub fn use_error_handler() -> impl Fn(ClientError) -> String + Clone + 'static {
 
 /// A screen: sets the page title, shows the header (with 「ログアウト」 when
 /// logged in) and the link 「トップページへ」, and focuses the heading, so a
-/// screen reader announces each new step.
+/// screen reader announces each new step. Logged in, it watches the idle
+/// timer ([`TimeoutWarning`]).
 #[component]
 pub fn Shell(
     /// The screen's heading, also the page title.
@@ -69,7 +70,6 @@ pub fn Shell(
         let navigate = navigate.clone();
         spawn_local(async move {
             api::logout().await;
-            portal.reset();
             portal.flash.set(Some("ログアウトしました".into()));
             navigate(&Page::Login.path(), NavigateOptions::default());
         });
@@ -102,5 +102,6 @@ pub fn Shell(
             </h1>
             {children()}
         </main>
+        {logged_in.then(|| view! { <TimeoutWarning /> })}
     }
 }

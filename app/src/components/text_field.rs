@@ -62,7 +62,7 @@ pub fn TextField(
                 </span>
             </div>
             <p id=hint_id class="field__hint">
-                {hint}
+                {hint_with_example(hint)}
             </p>
             {move || {
                 error
@@ -88,5 +88,23 @@ pub fn TextField(
                 on:input=move |ev| on_input(event_target_value(&ev))
             />
         </div>
+    }
+}
+
+/// The hint, its example 「（例：…）」 kept on one line (a telephone number
+/// or an address broken at a hyphen misleads).
+fn hint_with_example(hint: &'static str) -> impl IntoView {
+    let parts = hint.split_once("（例：").and_then(|(before, rest)| {
+        let (example, after) = rest.split_once('）')?;
+        Some((before, example, after))
+    });
+    match parts {
+        Some((before, example, after)) => view! {
+            {before}
+            <span class="field__example">{format!("（例：{example}）")}</span>
+            {after}
+        }
+        .into_any(),
+        None => hint.into_any(),
     }
 }

@@ -1,6 +1,7 @@
 //! S3: the providers that are 「通知しない」 for this line, paged, to be
 //! set to 「通知する」 (flow B). The selection survives paging.
 
+use leptos::html::Div;
 use leptos::prelude::*;
 use leptos_router::NavigateOptions;
 use leptos_router::hooks::{use_navigate, use_query_map};
@@ -30,9 +31,25 @@ pub fn AddDestination() -> impl IntoView {
     let providers = LocalResource::new(move || api::providers(page.get()));
     let errors = RwSignal::new(Vec::<SummaryItem>::new());
 
+    // After 「前のページ」 or 「次のページ」 the list is drawn anew (and the
+    // button pressed may be gone or disabled): the focus goes to the new
+    // page's status line, which a screen reader then reads out.
+    let paged = RwSignal::new(false);
+    let status = NodeRef::<Div>::new();
+    Effect::new(move |_| {
+        if let Some(el) = status.get()
+            && paged.get_untracked()
+        {
+            paged.set(false);
+            let _ = el.focus();
+        }
+    });
     let go_to = {
         let navigate = navigate.clone();
-        move |target: u32| navigate(&Page::Add(target).path(), NavigateOptions::default())
+        move |target: u32| {
+            paged.set(true);
+            navigate(&Page::Add(target).path(), NavigateOptions::default())
+        }
     };
     let start_flow_b = {
         let navigate = navigate.clone();
@@ -60,7 +77,7 @@ pub fn AddDestination() -> impl IntoView {
             let (current, pages) = (list.page, list.pages);
             let (prev, next) = (go_to.clone(), go_to.clone());
             view! {
-                <div class="paging-status">
+                <div class="paging-status" tabindex="-1" node_ref=status>
                     <span>{format!("件数: {}件", list.total)}</span>
                     <span>{format!("(ページ {current}/{pages} ページ)")}</span>
                 </div>
@@ -68,17 +85,17 @@ pub fn AddDestination() -> impl IntoView {
                     view! { <p class="empty">"追加できる通知先はありません。"</p> }.into_any()
                 } else {
                     view! {
-                        <table class="table table--select">
+                        <table role="table" class="table table--select">
                             <caption>"「通知する」に設定できる通知先"</caption>
-                            <thead>
-                                <tr>
-                                    <th scope="col">"選択"</th>
-                                    <th scope="col">"サービス名"</th>
-                                    <th scope="col">"サービス提供者名"</th>
-                                    <th scope="col">"通知設定"</th>
+                            <thead role="rowgroup">
+                                <tr role="row">
+                                    <th scope="col" role="columnheader">"選択"</th>
+                                    <th scope="col" role="columnheader">"サービス名"</th>
+                                    <th scope="col" role="columnheader">"サービス提供者名"</th>
+                                    <th scope="col" role="columnheader">"通知設定"</th>
                                 </tr>
                             </thead>
-                            <tbody>
+                            <tbody role="rowgroup">
                                 {list.items.into_iter().map(|row| view! { <ProviderLine row /> }).collect_view()}
                             </tbody>
                         </table>
@@ -153,8 +170,8 @@ fn ProviderLine(
         });
     };
     view! {
-        <tr class:row--pending=row.pending>
-            <td data-label="選択">
+        <tr role="row" class:row--pending=row.pending>
+            <td role="cell" data-label="選択">
                 <input
                     type="checkbox"
                     class="checkbox"
@@ -163,13 +180,12 @@ fn ProviderLine(
                     prop:checked=is_checked
                     on:change=toggle
                 />
-                <label for=id class="visually-hidden">
-                    {row.name.clone()}
-                </label>
             </td>
-            <td data-label="サービス名">{row.service_name}</td>
-            <td data-label="サービス提供者名">{row.name}</td>
-            <td data-label="通知設定">
+            <td role="cell" data-label="サービス名">{row.service_name}</td>
+            <td role="cell" data-label="サービス提供者名">
+                <label for=id>{row.name}</label>
+            </td>
+            <td role="cell" data-label="通知設定">
                 {if row.pending {
                     view! { <span class="badge badge--pending">"変更中"</span> }.into_any()
                 } else {

@@ -66,19 +66,19 @@ pub fn NotificationDetail() -> impl IntoView {
             view! { <p class="empty">"「通知する」に設定している通知先はありません。"</p> }.into_any()
         }
         Some(Ok(rows)) => view! {
-            <table class="table table--select">
+            <table role="table" class="table table--select">
                 <caption>"「通知する」に設定している通知先"</caption>
-                <thead>
-                    <tr>
-                        <th scope="col">"選択"</th>
-                        <th scope="col">"サービス名"</th>
-                        <th scope="col">"サービス提供者名"</th>
-                        <th scope="col">"通知設定"</th>
-                        <th scope="col">"設定日"</th>
-                        <th scope="col">"設定方法"</th>
+                <thead role="rowgroup">
+                    <tr role="row">
+                        <th scope="col" role="columnheader">"選択"</th>
+                        <th scope="col" role="columnheader">"サービス名"</th>
+                        <th scope="col" role="columnheader">"サービス提供者名"</th>
+                        <th scope="col" role="columnheader">"通知設定"</th>
+                        <th scope="col" role="columnheader">"設定日"</th>
+                        <th scope="col" role="columnheader">"設定方法"</th>
                     </tr>
                 </thead>
-                <tbody>{rows.into_iter().map(|row| view! { <NotificationLine row checked /> }).collect_view()}</tbody>
+                <tbody role="rowgroup">{rows.into_iter().map(|row| view! { <NotificationLine row checked /> }).collect_view()}</tbody>
             </table>
         }
         .into_any(),
@@ -135,8 +135,8 @@ fn NotificationLine(
         });
     };
     view! {
-        <tr class:row--pending=row.pending>
-            <td data-label="選択">
+        <tr role="row" class:row--pending=row.pending>
+            <td role="cell" data-label="選択">
                 <input
                     type="checkbox"
                     class="checkbox"
@@ -145,21 +145,20 @@ fn NotificationLine(
                     prop:checked=is_checked
                     on:change=toggle
                 />
-                <label for=id class="visually-hidden">
-                    {row.provider_name.clone()}
-                </label>
             </td>
-            <td data-label="サービス名">{row.service_name}</td>
-            <td data-label="サービス提供者名">{row.provider_name}</td>
-            <td data-label="通知設定">
+            <td role="cell" data-label="サービス名">{row.service_name}</td>
+            <td role="cell" data-label="サービス提供者名">
+                <label for=id>{row.provider_name}</label>
+            </td>
+            <td role="cell" data-label="通知設定">
                 {if row.pending {
                     view! { <span class="badge badge--pending">"変更中"</span> }.into_any()
                 } else {
                     row.setting.label().into_any()
                 }}
             </td>
-            <td data-label="設定日">{row.set_on.display_jp()}</td>
-            <td data-label="設定方法">{row.method.as_str().to_owned()}</td>
+            <td role="cell" data-label="設定日">{row.set_on.display_jp()}</td>
+            <td role="cell" data-label="設定方法">{row.method.as_str().to_owned()}</td>
         </tr>
     }
 }

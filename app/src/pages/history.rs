@@ -18,26 +18,26 @@ pub fn History() -> impl IntoView {
         Some(Err(e)) => view! { <PageError message=on_error(e) /> }.into_any(),
         Some(Ok(list)) if list.is_empty() => view! { <p class="empty">"お申し込みはまだありません。"</p> }.into_any(),
         Some(Ok(list)) => view! {
-            <table class="table">
-                <thead>
-                    <tr>
-                        <th scope="col">"お申し込みID"</th>
-                        <th scope="col">"受付日時"</th>
-                        <th scope="col">"変更内容"</th>
-                        <th scope="col">"状態"</th>
+            <table role="table" class="table">
+                <thead role="rowgroup">
+                    <tr role="row">
+                        <th scope="col" role="columnheader">"お申し込みID"</th>
+                        <th scope="col" role="columnheader">"受付日時"</th>
+                        <th scope="col" role="columnheader">"変更内容"</th>
+                        <th scope="col" role="columnheader">"状態"</th>
                     </tr>
                 </thead>
-                <tbody>
+                <tbody role="rowgroup">
                     {list
                         .into_iter()
                         .map(|r| {
                             view! {
-                                <tr>
-                                    <td data-label="お申し込みID">
+                                <tr role="row">
+                                    <td role="cell" data-label="お申し込みID">
                                         <a href=Page::Receipt(r.id).path()>{r.id.to_string()}</a>
                                     </td>
-                                    <td data-label="受付日時">{r.received_at.display_jst()}</td>
-                                    <td data-label="変更内容">
+                                    <td role="cell" data-label="受付日時">{r.received_at.display_jst()}</td>
+                                    <td role="cell" data-label="変更内容">
                                         <ul class="plain-list">
                                             {r
                                                 .changes
@@ -52,7 +52,7 @@ pub fn History() -> impl IntoView {
                                                 .collect_view()}
                                         </ul>
                                     </td>
-                                    <td data-label="状態">{r.state.label()}</td>
+                                    <td role="cell" data-label="状態">{r.state.label()}</td>
                                 </tr>
                             }
                         })

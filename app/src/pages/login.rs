@@ -18,6 +18,10 @@ pub fn Login() -> impl IntoView {
     let portal = expect_context::<Portal>();
     let navigate = use_navigate();
     let notice = portal.take_flash();
+    // Nothing of a previous session is kept. Forgetting it here, once the
+    // flow's steps are gone, and not before navigating here (a step that
+    // saw its draft vanish would send the subscriber to S2 instead).
+    portal.reset();
     let customer_id = RwSignal::new(String::new());
     let access_key = RwSignal::new(String::new());
     let errors = RwSignal::new(Vec::<SummaryItem>::new());
@@ -99,7 +103,7 @@ pub fn Login() -> impl IntoView {
                     id="access_key"
                     label="アクセスキー"
                     mark="※必須"
-                    hint="開通のご案内に記載の英数字です（大文字と小文字を区別します）"
+                    hint="開通のご案内に記載の英数字です。大文字と小文字を区別します（例：Ab3dE9kQ）"
                     value=access_key
                     on_input=move |v| access_key.set(v)
                     error=field_error("access_key")

@@ -73,24 +73,24 @@ fn ReceiptBody(
             </div>
         </dl>
         <h2>"変更内容"</h2>
-        <table class="table">
-            <thead>
-                <tr>
-                    <th scope="col">"サービス名"</th>
-                    <th scope="col">"サービス提供者名"</th>
-                    <th scope="col">"変更後"</th>
+        <table role="table" class="table">
+            <thead role="rowgroup">
+                <tr role="row">
+                    <th scope="col" role="columnheader">"サービス名"</th>
+                    <th scope="col" role="columnheader">"サービス提供者名"</th>
+                    <th scope="col" role="columnheader">"変更後"</th>
                 </tr>
             </thead>
-            <tbody>
+            <tbody role="rowgroup">
                 {receipt
                     .changes
                     .into_iter()
                     .map(|c| {
                         view! {
-                            <tr>
-                                <td data-label="サービス名">{c.service_name}</td>
-                                <td data-label="サービス提供者名">{c.provider_name}</td>
-                                <td data-label="変更後">{c.setting.label()}</td>
+                            <tr role="row">
+                                <td role="cell" data-label="サービス名">{c.service_name}</td>
+                                <td role="cell" data-label="サービス提供者名">{c.provider_name}</td>
+                                <td role="cell" data-label="変更後">{c.setting.label()}</td>
                             </tr>
                         }
                     })

@@ -41,19 +41,19 @@ pub fn Top() -> impl IntoView {
                     }}
                 </section>
                 <h2>"ご利用中のサービス"</h2>
-                <table class="table">
-                    <thead>
-                        <tr>
-                            <th scope="col">"サービス名"</th>
-                            <th scope="col">"ご利用状況"</th>
-                            <th scope="col">"サービス機能"</th>
+                <table role="table" class="table">
+                    <thead role="rowgroup">
+                        <tr role="row">
+                            <th scope="col" role="columnheader">"サービス名"</th>
+                            <th scope="col" role="columnheader">"ご利用状況"</th>
+                            <th scope="col" role="columnheader">"サービス機能"</th>
                         </tr>
                     </thead>
-                    <tbody>
-                        <tr>
-                            <th scope="row">"回線情報通知機能"</th>
-                            <td data-label="ご利用状況">{line.notification_status.label()}</td>
-                            <td data-label="サービス機能">
+                    <tbody role="rowgroup">
+                        <tr role="row">
+                            <th scope="row" role="rowheader">"回線情報通知機能"</th>
+                            <td role="cell" data-label="ご利用状況">{line.notification_status.label()}</td>
+                            <td role="cell" data-label="サービス機能">
                                 <button type="button" class="button" on:click=to_detail>
                                     "詳細・変更"
                                 </button>
@@ -64,10 +64,10 @@ pub fn Top() -> impl IntoView {
                             .into_iter()
                             .map(|s| {
                                 view! {
-                                    <tr>
-                                        <th scope="row">{s.name}</th>
-                                        <td data-label="ご利用状況">{s.status.label()}</td>
-                                        <td data-label="サービス機能">"ー"</td>
+                                    <tr role="row">
+                                        <th scope="row" role="rowheader">{s.name}</th>
+                                        <td role="cell" data-label="ご利用状況">{s.status.label()}</td>
+                                        <td role="cell" data-label="サービス機能">"ー"</td>
                                     </tr>
                                 }
                             })

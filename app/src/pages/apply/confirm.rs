@@ -86,24 +86,24 @@ pub fn ConfirmStep() -> impl IntoView {
             <ErrorSummary items=errors />
             <p class="lead">"以下の内容でお申し込みます。よろしければ「変更」を押してください。"</p>
             <h2>"変更内容"</h2>
-            <table class="table">
-                <thead>
-                    <tr>
-                        <th scope="col">"サービス名"</th>
-                        <th scope="col">"サービス提供者名"</th>
-                        <th scope="col">"変更後"</th>
+            <table role="table" class="table">
+                <thead role="rowgroup">
+                    <tr role="row">
+                        <th scope="col" role="columnheader">"サービス名"</th>
+                        <th scope="col" role="columnheader">"サービス提供者名"</th>
+                        <th scope="col" role="columnheader">"変更後"</th>
                     </tr>
                 </thead>
-                <tbody>
+                <tbody role="rowgroup">
                     {draft
                         .providers
                         .iter()
                         .map(|p| {
                             view! {
-                                <tr>
-                                    <td data-label="サービス名">{p.service_name.clone()}</td>
-                                    <td data-label="サービス提供者名">{p.provider_name.clone()}</td>
-                                    <td data-label="変更後">{draft.setting.label()}</td>
+                                <tr role="row">
+                                    <td role="cell" data-label="サービス名">{p.service_name.clone()}</td>
+                                    <td role="cell" data-label="サービス提供者名">{p.provider_name.clone()}</td>
+                                    <td role="cell" data-label="変更後">{draft.setting.label()}</td>
                                 </tr>
                             }
                         })
@@ -118,7 +118,10 @@ pub fn ConfirmStep() -> impl IntoView {
                         </p>
                     }
                 })}
-            <h2>"申込者情報"</h2>
+            <div class="section-heading">
+                <h2>"申込者情報"</h2>
+                <a href=Page::Applicant.path()>"修正"</a>
+            </div>
             {applicant.map(|a| view! { <ApplicantDetails applicant=a /> })}
             <div class="actions">
                 <button
