@@ -86,6 +86,10 @@ pub struct ServeConfig {
     /// The built client (`cargo xtask client` writes it to `target/site`).
     #[arg(long, env = "KAISEN_SITE", default_value = "target/site")]
     pub site: PathBuf,
+    /// How many Argon2 hashes may run at once (default: one per core);
+    /// logins beyond that get 503 at once.
+    #[arg(long, env = "KAISEN_HASH_SLOTS")]
+    pub hash_slots: Option<usize>,
     /// An API request (its body included) must be done within this.
     #[arg(long, env = "KAISEN_REQUEST_TIMEOUT", default_value = "30s", value_parser = humantime::parse_duration)]
     pub request_timeout: Duration,

@@ -161,14 +161,15 @@ impl Server {
             _ => None,
         };
         let listener = TcpListener::bind(config.addr).await?;
+        let hash_slots = config.hash_slots.unwrap_or_else(|| {
+            std::thread::available_parallelism().map_or(2, std::num::NonZero::get)
+        });
         let state = AppState {
             store,
             config: Arc::new(config),
             work_queued: Arc::new(Notify::new()),
             mail_queued: Arc::new(Notify::new()),
-            hashing: Arc::new(Semaphore::new(
-                std::thread::available_parallelism().map_or(2, std::num::NonZero::get),
-            )),
+            hashing: Arc::new(Semaphore::new(hash_slots)),
             login_failures: Arc::new(FailureWindow::new(
                 routes::ADDRESS_MAX_FAILURES,
                 routes::ADDRESS_FAILURE_WINDOW,

@@ -194,3 +194,31 @@ async fn forwarded_for_from_an_untrusted_peer_is_ignored() {
         StatusCode::TOO_MANY_REQUESTS
     );
 }
+
+#[tokio::test]
+async fn when_every_hashing_slot_is_taken_a_login_gets_503_at_once_and_counts_no_failure() {
+    let app = spawn_app_with(|c| c.hash_slots = Some(0)).await;
+    let client = app.client();
+    for _ in 0..12 {
+        let reply = client.log_in(LINE_A, KEY_A).await;
+        assert_eq!(
+            reply.status,
+            StatusCode::SERVICE_UNAVAILABLE,
+            "{}",
+            reply.body
+        );
+        assert_eq!(reply.body["kind"], "unavailable");
+        assert_eq!(reply.headers["retry-after"], "1");
+        assert!(
+            reply.body["message"]
+                .as_str()
+                .is_some_and(|m| m.contains("混み合っています"))
+        );
+    }
+    // Twelve refusals for want of a slot did not lock line A.
+    let app = spawn_app().await;
+    assert_eq!(
+        app.client().log_in(LINE_A, KEY_A).await.status,
+        StatusCode::OK
+    );
+}
