@@ -1,0 +1,509 @@
+//! The crash test (issue 3, point 7): the real `kaisen serve` binary,
+//! many concurrent subscribers, and SIGKILL at random moments.
+//!
+//! The database is loaded once with `kaisen import`. Then, cycle after
+//! cycle, the server is started on it (work delay 1 s, so work completes
+//! all the time), [`TASKS`] client tasks submit applications for
+//! [`fixture::LINES`] lines — flipping providers between 「通知する」 and
+//! 「通知しない」, with double clicks, reloads, races for one provider and
+//! resends of what a kill cut off — and the server is killed with SIGKILL
+//! after a random delay, or just after its worker logged completed work.
+//! After each kill a copy of the database is opened through the library
+//! and checked (`checks::check`); at the end the server runs until all
+//! work is done and every mail delivered, and the database is checked
+//! once more, in full.
+//!
+//! Short run (part of `cargo test`; 20 cycles, about a minute):
+//!
+//! ```text
+//! cargo test -p kaisen-server --test crash -- --nocapture
+//! ```
+//!
+//! Long run, as many cycles as asked:
+//!
+//! ```text
+//! KAISEN_CRASH_CYCLES=500 cargo test --release -p kaisen-server --test crash -- --nocapture
+//! ```
+//!
+//! `KAISEN_CRASH_SEED` repeats a run's random choices (timing still
+//! varies); `KAISEN_CRASH_CHECK_EVERY=N` checks only every Nth kill's copy.
+//! Only 127.0.0.1 is ever contacted.
+
+/// The helpers, in `tests/crash/`.
+mod crash {
+    pub mod checks;
+    pub mod clients;
+    pub mod fixture;
+    pub mod mail;
+    pub mod server;
+}
+
+use std::collections::BTreeSet;
+use std::io::{Read, Seek, SeekFrom};
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use kaisen::store::{Audit, Store};
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use shared::api::Consent;
+use shared::domain::ApplicationState;
+
+use crash::clients::{LineClient, Shared, SharedLedger, deal_lines, run_task};
+use crash::fixture::{self, LINES, Workspace};
+use crash::server::ServerProcess;
+use crash::{checks, mail};
+
+/// Concurrent client tasks; each owns a share of the lines.
+const TASKS: usize = 16;
+/// The server's work delay.
+const WORK_DELAY: &str = "1s";
+/// Kill cycles when `KAISEN_CRASH_CYCLES` is not set.
+const DEFAULT_CYCLES: usize = 20;
+/// A random kill comes this many milliseconds after the clients start.
+const KILL_DELAY_MS: std::ops::RangeInclusive<u64> = 100..=1500;
+/// A kill timed to the worker waits at most this long for it.
+const WORK_WAIT: Duration = Duration::from_secs(4);
+/// The end fails when this long passes without work or mail getting done…
+const FINISH_TIMEOUT: Duration = Duration::from_secs(30);
+/// … or after this long in all.
+const FINISH_LIMIT: Duration = Duration::from_secs(30 * 60);
+
+/// When the server is killed.
+#[derive(Debug, Clone, Copy)]
+enum KillTiming {
+    /// After this long.
+    After(Duration),
+    /// Right after the worker logs completed work (and a random 0–20 ms).
+    AfterWork,
+}
+
+/// What the run saw besides the ledger.
+#[derive(Debug, Default)]
+struct RunStats {
+    cycles: usize,
+    submit_time: Duration,
+    kills_timed_to_work: usize,
+    kills_with_overdue_work: usize,
+    mails_ahead_of_completion: usize,
+    partial_mails_seen: usize,
+    snapshots_checked: usize,
+    stale_start_steps: usize,
+    final_restarts: usize,
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigkill_at_random_moments_loses_duplicates_and_half_applies_nothing() {
+    let cycles = env_number("KAISEN_CRASH_CYCLES").unwrap_or(DEFAULT_CYCLES as u64) as usize;
+    let check_every = env_number("KAISEN_CRASH_CHECK_EVERY").unwrap_or(1).max(1) as usize;
+    let seed = env_number("KAISEN_CRASH_SEED").unwrap_or_else(rand::random);
+    println!("crash test: {cycles} cycles, seed {seed} (KAISEN_CRASH_SEED to repeat)");
+    let run_started = Instant::now();
+
+    let mut workspace = Workspace::create();
+    let binary = &workspace.install_binary(Path::new(env!("CARGO_BIN_EXE_kaisen")));
+    workspace.import(binary);
+    let initial = fixture::initial_settings();
+    let ledger = SharedLedger::default();
+    let mut rng = StdRng::seed_from_u64(seed);
+    let mut dealt = deal_lines(LINES, TASKS);
+    let mut stats = RunStats::default();
+    let mut consent_hash = String::new();
+    // Queued steps and undelivered mails at the last checked kill.
+    let mut backlog = (0, 0);
+
+    for cycle in 0..cycles {
+        let mut server = ServerProcess::start(binary, &workspace, WORK_DELAY).await;
+        dealt = prepare(dealt, &server.base, &ledger).await;
+        if consent_hash.is_empty() {
+            let consent: Consent = dealt[0][0]
+                .get_json("/api/consent", &ledger)
+                .await
+                .expect("the consent is read");
+            consent_hash = consent.hash;
+        }
+        let shared = Shared {
+            consent_hash: consent_hash.clone(),
+            ledger: ledger.clone(),
+            stop: Arc::new(AtomicBool::new(false)),
+        };
+        let timing = if cycle % 3 == 2 {
+            KillTiming::AfterWork
+        } else {
+            KillTiming::After(Duration::from_millis(rng.random_range(KILL_DELAY_MS)))
+        };
+        let log_offset = file_len(&workspace.log);
+
+        let started = Instant::now();
+        let tasks: Vec<_> = dealt
+            .drain(..)
+            .enumerate()
+            .map(|(n, lines)| {
+                let task_seed = seed ^ ((cycle as u64) << 16 | n as u64);
+                tokio::spawn(run_task(lines, shared.clone(), task_seed))
+            })
+            .collect();
+        match timing {
+            KillTiming::After(delay) => tokio::time::sleep(delay).await,
+            KillTiming::AfterWork => {
+                if wait_for_log(&workspace.log, log_offset, "work completed", WORK_WAIT).await {
+                    stats.kills_timed_to_work += 1;
+                }
+                tokio::time::sleep(Duration::from_millis(rng.random_range(0..=20))).await;
+            }
+        }
+        server.kill();
+        let killed_at = unix_now();
+        shared.stop.store(true, Ordering::SeqCst);
+        stats.submit_time += started.elapsed();
+        for task in tasks {
+            dealt.push(task.await.expect("a client task does not panic"));
+        }
+        drop(server);
+        stats.cycles += 1;
+
+        if cycle % check_every == 0 {
+            let snapshot = workspace.snapshot(cycle);
+            fixture::copy_tree(&workspace.db, &snapshot);
+            let audit = audit_of(&snapshot);
+            backlog = (audit.work.len(), audit.outbox.len());
+            let acked = ledger.lock().expect("not poisoned").acked.clone();
+            let findings =
+                checks::check(&audit, &initial, &acked, &workspace.mail, false, killed_at);
+            stats.snapshots_checked += 1;
+            stats.mails_ahead_of_completion += findings.mails_ahead;
+            stats.partial_mails_seen += findings.partials;
+            if findings.overdue_steps > 0 {
+                stats.kills_with_overdue_work += 1;
+            }
+            stats.stale_start_steps += findings.stale_start_steps;
+            fail_on(
+                &mut workspace,
+                &format!(
+                    "after kill {} (database copy in {})",
+                    cycle + 1,
+                    snapshot.display()
+                ),
+                &findings.problems,
+                &ledger,
+            );
+            std::fs::remove_dir_all(&snapshot).expect("the snapshot is removed");
+        }
+        if (cycle + 1) % 25 == 0 || cycle + 1 == cycles {
+            let counts = ledger.lock().expect("not poisoned").counts.clone();
+            println!(
+                "crash test: {} cycles, {} applications acknowledged, database {} MiB, \
+                 {} steps queued and {} mails in the outbox at the last kill, {:.0?} elapsed",
+                cycle + 1,
+                counts.created,
+                tree_size(&workspace.db) >> 20,
+                backlog.0,
+                backlog.1,
+                run_started.elapsed()
+            );
+        }
+    }
+
+    // The end: run until all work is done and every mail is delivered,
+    // then check the database in full. A kill racing the mailer's last
+    // sync may leave a delivered mail in the outbox: then run again.
+    let mut finished = None;
+    for attempt in 1..=3 {
+        let mut server = ServerProcess::start(binary, &workspace, WORK_DELAY).await;
+        dealt = prepare(dealt, &server.base, &ledger).await;
+        let shared = Shared {
+            consent_hash: consent_hash.clone(),
+            ledger: ledger.clone(),
+            stop: Arc::new(AtomicBool::new(true)),
+        };
+        // With `stop` set, each task only resends what the last kill cut off.
+        let tasks: Vec<_> = dealt
+            .drain(..)
+            .map(|lines| tokio::spawn(run_task(lines, shared.clone(), seed)))
+            .collect();
+        for task in tasks {
+            dealt.push(task.await.expect("a client task does not panic"));
+        }
+        wait_until_all_done(&dealt, &ledger, &workspace.mail).await;
+        // The mailer records a delivery and syncs just after writing the file.
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+        server.kill();
+        drop(server);
+        let audit = audit_of(&workspace.db);
+        if audit.outbox.is_empty() && audit.work.is_empty() {
+            finished = Some(audit);
+            break;
+        }
+        println!("crash test: work or mail left at the end (attempt {attempt}); running again");
+        stats.final_restarts += 1;
+    }
+    let audit = finished.expect("all work and mail done within 3 final runs");
+    let acked = ledger.lock().expect("not poisoned").acked.clone();
+    let mut findings = checks::check(&audit, &initial, &acked, &workspace.mail, true, unix_now());
+    let acked_ids: BTreeSet<_> = acked.values().map(|r| r.id).collect();
+    let never_acknowledged: Vec<_> = audit
+        .applications
+        .iter()
+        .filter(|a| !acked_ids.contains(&a.id))
+        .map(|a| a.id)
+        .collect();
+    if !never_acknowledged.is_empty() {
+        findings.problems.push(format!(
+            "stored but never acknowledged, though every cut-off submission was sent again: {never_acknowledged:?}"
+        ));
+    }
+    let counts = ledger.lock().expect("not poisoned").counts.clone();
+    let wished = audit
+        .applications
+        .iter()
+        .filter(|a| a.applicant.wants_mail)
+        .count();
+    let completed = audit
+        .applications
+        .iter()
+        .filter(|a| a.state == ApplicationState::Completed)
+        .count();
+    let submit_secs = stats.submit_time.as_secs_f64();
+    let rows = [
+        ("kill cycles", stats.cycles.to_string()),
+        (
+            "kills timed to the worker",
+            stats.kills_timed_to_work.to_string(),
+        ),
+        (
+            "kills with due work undone",
+            stats.kills_with_overdue_work.to_string(),
+        ),
+        ("snapshots checked", stats.snapshots_checked.to_string()),
+        (
+            "  stale start steps seen",
+            format!(
+                "{} (a completion overtook its start; harmless)",
+                stats.stale_start_steps
+            ),
+        ),
+        ("submit requests", counts.requests.to_string()),
+        ("acknowledged receipts (keys)", acked.len().to_string()),
+        ("new applications (201)", counts.created.to_string()),
+        ("replays (200)", counts.replays.to_string()),
+        (
+            "  stored, answer cut off, acked on resend",
+            (acked.len() as u64)
+                .saturating_sub(counts.created)
+                .to_string(),
+        ),
+        ("  double clicks sent", counts.double_clicks.to_string()),
+        ("  reloads sent", counts.reloads.to_string()),
+        ("  resends after a kill", counts.resends.to_string()),
+        ("races for one provider", counts.races.to_string()),
+        ("409 refusals", counts.conflicts.to_string()),
+        ("cut off by a kill", counts.cut_off.to_string()),
+        ("logins again after a kill", counts.relogins.to_string()),
+        ("other errors", counts.other_errors.to_string()),
+        ("applications stored", audit.applications.len().to_string()),
+        ("  completed", completed.to_string()),
+        ("  never acknowledged", never_acknowledged.len().to_string()),
+        (
+            "mails wished / files",
+            format!("{wished} / {}", findings.mails),
+        ),
+        (
+            "  mails ahead of a lost completion",
+            format!("{} (rewritten later)", stats.mails_ahead_of_completion),
+        ),
+        (
+            "  partial mail files after kills",
+            stats.partial_mails_seen.to_string(),
+        ),
+        (
+            "  partial mail files at the end",
+            findings.partials.to_string(),
+        ),
+        ("restarts to finish", stats.final_restarts.to_string()),
+        ("submit time", format!("{submit_secs:.1} s")),
+        (
+            "submissions/s",
+            format!(
+                "{:.1} acknowledged applications ({:.1} answers with a receipt, replays included)",
+                acked.len() as f64 / submit_secs,
+                (counts.created + counts.replays) as f64 / submit_secs
+            ),
+        ),
+    ];
+    println!("crash test: done in {:.1?}", run_started.elapsed());
+    for (label, value) in rows {
+        println!("  {label:<42}{value}");
+    }
+    fail_on(&mut workspace, "at the end", &findings.problems, &ledger);
+    assert!(
+        counts.created > 0 && wished > 0 && findings.mails > 0,
+        "the run must submit applications and deliver mail to prove anything"
+    );
+}
+
+/// Points every client at `base` and makes sure each holds a session,
+/// one task per share of lines (logins run Argon2 on the server).
+async fn prepare(
+    dealt: Vec<Vec<LineClient>>,
+    base: &str,
+    ledger: &SharedLedger,
+) -> Vec<Vec<LineClient>> {
+    let tasks: Vec<_> = dealt
+        .into_iter()
+        .map(|mut lines| {
+            let base = base.to_owned();
+            let ledger = ledger.clone();
+            tokio::spawn(async move {
+                for line in &mut lines {
+                    line.base.clone_from(&base);
+                    line.ensure_logged_in(&ledger)
+                        .await
+                        .expect("the server answers logins");
+                }
+                lines
+            })
+        })
+        .collect();
+    let mut prepared = Vec::with_capacity(tasks.len());
+    for task in tasks {
+        prepared.push(task.await.expect("a login task does not panic"));
+    }
+    prepared
+}
+
+/// Waits until every line's applications are completed and every one that
+/// wished a mail has its `.eml` file. Long runs end with a backlog (the
+/// mailer writes and fsyncs one file at a time, and each server lived about
+/// a second), so the wait goes on while there is progress: it fails after
+/// [`FINISH_TIMEOUT`] without any, or after [`FINISH_LIMIT`] in all.
+async fn wait_until_all_done(dealt: &[Vec<LineClient>], ledger: &SharedLedger, mail_dir: &Path) {
+    let started = Instant::now();
+    let mut last_progress = Instant::now();
+    let mut last_report = Instant::now();
+    let mut best = usize::MAX;
+    loop {
+        let (mut working, mut unmailed) = (0, 0);
+        let mails = mail::scan(mail_dir).mails;
+        for line in dealt.iter().flatten() {
+            let receipts = line
+                .applications(ledger)
+                .await
+                .expect("the server answers at the end");
+            for receipt in receipts {
+                if receipt.state != ApplicationState::Completed {
+                    working += 1;
+                } else if receipt.applicant.wants_mail && !mails.contains(&receipt.id) {
+                    unmailed += 1;
+                }
+            }
+        }
+        let waiting = working + unmailed;
+        if waiting == 0 {
+            println!(
+                "crash test: all work done and mailed {:.1?} after the last start",
+                started.elapsed()
+            );
+            return;
+        }
+        if waiting < best {
+            best = waiting;
+            last_progress = Instant::now();
+        }
+        if last_report.elapsed() > Duration::from_secs(10) {
+            println!("crash test: waiting for {working} completions and {unmailed} mails");
+            last_report = Instant::now();
+        }
+        assert!(
+            last_progress.elapsed() < FINISH_TIMEOUT && started.elapsed() < FINISH_LIMIT,
+            "{working} applications not completed and {unmailed} mails not written: \
+             no progress for {FINISH_TIMEOUT:?}, or {FINISH_LIMIT:?} in all"
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
+/// Opens the database in `dir` through the library and reads all of it.
+fn audit_of(dir: &Path) -> Audit {
+    let store = Store::open(dir).expect("the database opens after the kill");
+    store.audit().expect("every record decodes")
+}
+
+/// Fails the test on `problems`, keeping the workspace for a look.
+fn fail_on(workspace: &mut Workspace, when: &str, problems: &[String], ledger: &SharedLedger) {
+    let violations = std::mem::take(&mut ledger.lock().expect("not poisoned").violations);
+    let all: Vec<&String> = violations.iter().chain(problems).collect();
+    if all.is_empty() {
+        return;
+    }
+    workspace.root.disable_cleanup(true);
+    let shown: Vec<&&String> = all.iter().take(30).collect();
+    panic!(
+        "{when}: {} broken promises (workspace kept in {}, server log server.log):\n{shown:#?}",
+        all.len(),
+        workspace.root.path().display()
+    );
+}
+
+/// Waits until `needle` appears in the log after `offset`, at most `limit`.
+async fn wait_for_log(log: &Path, offset: u64, needle: &str, limit: Duration) -> bool {
+    let deadline = Instant::now() + limit;
+    let mut seen = String::new();
+    let mut position = offset;
+    while Instant::now() < deadline {
+        if let Ok(mut file) = std::fs::File::open(log)
+            && file.seek(SeekFrom::Start(position)).is_ok()
+        {
+            let mut chunk = Vec::new();
+            if let Ok(n) = file.read_to_end(&mut chunk) {
+                position += n as u64;
+                seen.push_str(&String::from_utf8_lossy(&chunk));
+                if seen.contains(needle) {
+                    return true;
+                }
+                // Keep only a tail long enough to hold a split needle.
+                let keep = seen.len().saturating_sub(needle.len());
+                let cut = (keep..=seen.len())
+                    .find(|&i| seen.is_char_boundary(i))
+                    .unwrap_or(seen.len());
+                seen.drain(..cut);
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    false
+}
+
+/// The bytes of every file under `dir`.
+fn tree_size(dir: &Path) -> u64 {
+    std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|entry| match entry.file_type() {
+            Ok(t) if t.is_dir() => tree_size(&entry.path()),
+            _ => entry.metadata().map(|m| m.len()).unwrap_or(0),
+        })
+        .sum()
+}
+
+fn file_len(path: &Path) -> u64 {
+    std::fs::metadata(path).map(|m| m.len()).unwrap_or(0)
+}
+
+fn unix_now() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
+
+/// A number from the environment, if set; a malformed one fails the test.
+fn env_number(name: &str) -> Option<u64> {
+    std::env::var(name).ok().map(|v| {
+        v.trim()
+            .parse()
+            .unwrap_or_else(|_| panic!("{name} must be a whole number, not {v:?}"))
+    })
+}
