@@ -3,7 +3,7 @@
 
 use leptos::prelude::*;
 use leptos_router::hooks::use_params_map;
-use shared::api::Receipt;
+use shared::api::{ChangeRow, Receipt};
 use shared::domain::Applicant;
 
 use super::{Loading, PageError};
@@ -73,30 +73,7 @@ fn ReceiptBody(
             </div>
         </dl>
         <h2>"変更内容"</h2>
-        <table role="table" class="table">
-            <thead role="rowgroup">
-                <tr role="row">
-                    <th scope="col" role="columnheader">"サービス名"</th>
-                    <th scope="col" role="columnheader">"サービス提供者名"</th>
-                    <th scope="col" role="columnheader">"変更後"</th>
-                </tr>
-            </thead>
-            <tbody role="rowgroup">
-                {receipt
-                    .changes
-                    .into_iter()
-                    .map(|c| {
-                        view! {
-                            <tr role="row">
-                                <td role="cell" data-label="サービス名">{c.service_name}</td>
-                                <td role="cell" data-label="サービス提供者名">{c.provider_name}</td>
-                                <td role="cell" data-label="変更後">{c.setting.label()}</td>
-                            </tr>
-                        }
-                    })
-                    .collect_view()}
-            </tbody>
-        </table>
+        <ChangesTable changes=receipt.changes />
         <h2>"申込者情報"</h2>
         <ApplicantDetails applicant=receipt.applicant />
         <h2>"今後の流れ"</h2>
@@ -114,6 +91,39 @@ fn ReceiptBody(
                 "画面印刷（保存）"
             </button>
         </div>
+    }
+}
+
+/// The changes of an application (S6 and S7): サービス名, サービス提供者名, 変更後.
+#[component]
+pub fn ChangesTable(
+    /// The changes.
+    changes: Vec<ChangeRow>,
+) -> impl IntoView {
+    view! {
+        <table role="table" class="table">
+            <thead role="rowgroup">
+                <tr role="row">
+                    <th scope="col" role="columnheader">"サービス名"</th>
+                    <th scope="col" role="columnheader">"サービス提供者名"</th>
+                    <th scope="col" role="columnheader">"変更後"</th>
+                </tr>
+            </thead>
+            <tbody role="rowgroup">
+                {changes
+                    .into_iter()
+                    .map(|c| {
+                        view! {
+                            <tr role="row">
+                                <td role="cell" data-label="サービス名">{c.service_name}</td>
+                                <td role="cell" data-label="サービス提供者名">{c.provider_name}</td>
+                                <td role="cell" data-label="変更後">{c.setting.label()}</td>
+                            </tr>
+                        }
+                    })
+                    .collect_view()}
+            </tbody>
+        </table>
     }
 }
 

@@ -5,6 +5,7 @@ use leptos::prelude::*;
 use leptos::task::spawn_local;
 use leptos_router::NavigateOptions;
 use leptos_router::hooks::use_navigate;
+use shared::api::ChangeRow;
 use shared::domain::Setting;
 use shared::draft::Step;
 
@@ -12,7 +13,7 @@ use super::use_step_guard;
 use crate::Page;
 use crate::api::{self, ClientError};
 use crate::components::{ErrorSummary, Shell, SummaryItem, use_error_handler};
-use crate::pages::receipt::ApplicantDetails;
+use crate::pages::receipt::{ApplicantDetails, ChangesTable};
 use crate::portal::Portal;
 
 /// S6 回線情報通知 変更内容確認.
@@ -75,6 +76,16 @@ pub fn ConfirmStep() -> impl IntoView {
     let back = move |_| navigate(&Page::Applicant.path(), NavigateOptions::default());
     let applicant = draft.applicant.clone();
     let flow_b = draft.setting == Setting::Notify;
+    let changes: Vec<ChangeRow> = draft
+        .providers
+        .iter()
+        .map(|p| ChangeRow {
+            provider: p.code.clone(),
+            service_name: p.service_name.clone(),
+            provider_name: p.provider_name.clone(),
+            setting: draft.setting,
+        })
+        .collect();
 
     view! {
         <Shell
@@ -86,30 +97,7 @@ pub fn ConfirmStep() -> impl IntoView {
             <ErrorSummary items=errors />
             <p class="lead">"以下の内容でお申し込みます。よろしければ「変更」を押してください。"</p>
             <h2>"変更内容"</h2>
-            <table role="table" class="table">
-                <thead role="rowgroup">
-                    <tr role="row">
-                        <th scope="col" role="columnheader">"サービス名"</th>
-                        <th scope="col" role="columnheader">"サービス提供者名"</th>
-                        <th scope="col" role="columnheader">"変更後"</th>
-                    </tr>
-                </thead>
-                <tbody role="rowgroup">
-                    {draft
-                        .providers
-                        .iter()
-                        .map(|p| {
-                            view! {
-                                <tr role="row">
-                                    <td role="cell" data-label="サービス名">{p.service_name.clone()}</td>
-                                    <td role="cell" data-label="サービス提供者名">{p.provider_name.clone()}</td>
-                                    <td role="cell" data-label="変更後">{draft.setting.label()}</td>
-                                </tr>
-                            }
-                        })
-                        .collect_view()}
-                </tbody>
-            </table>
+            <ChangesTable changes />
             {flow_b
                 .then(|| {
                     view! {
