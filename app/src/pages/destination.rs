@@ -12,7 +12,9 @@ use shared::draft::{ApplicationDraft, ProviderChoice};
 use super::{Loading, PageError};
 use crate::Page;
 use crate::api;
-use crate::components::{ErrorSummary, Shell, SummaryItem, use_error_handler};
+use crate::components::{
+    ErrorSummary, SelectCell, SettingCell, Shell, SummaryItem, use_error_handler,
+};
 use crate::portal::Portal;
 
 /// S3 回線情報通知「通知」設定登録.
@@ -160,8 +162,7 @@ fn ProviderLine(
         let code = code.clone();
         move || portal.selection.with(|s| s.iter().any(|c| c.code == code))
     };
-    let toggle = move |ev| {
-        let on = event_target_checked(&ev);
+    let toggle = move |on: bool| {
         portal.selection.update(|s| {
             s.retain(|c| c.code != code);
             if on {
@@ -171,27 +172,12 @@ fn ProviderLine(
     };
     view! {
         <tr role="row" class:row--pending=row.pending>
-            <td role="cell" data-label="選択">
-                <input
-                    type="checkbox"
-                    class="checkbox"
-                    id=id.clone()
-                    disabled=row.pending
-                    prop:checked=is_checked
-                    on:change=toggle
-                />
-            </td>
+            <SelectCell id=id.clone() pending=row.pending checked=Signal::derive(is_checked) on_toggle=toggle />
             <td role="cell" data-label="サービス名">{row.service_name}</td>
             <td role="cell" data-label="サービス提供者名">
                 <label for=id>{row.name}</label>
             </td>
-            <td role="cell" data-label="通知設定">
-                {if row.pending {
-                    view! { <span class="badge badge--pending">"変更中"</span> }.into_any()
-                } else {
-                    Setting::DoNotNotify.label().into_any()
-                }}
-            </td>
+            <SettingCell pending=row.pending label=Setting::DoNotNotify.label() />
         </tr>
     }
 }

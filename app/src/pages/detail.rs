@@ -10,7 +10,9 @@ use shared::draft::{ApplicationDraft, ProviderChoice};
 use super::{Loading, PageError};
 use crate::Page;
 use crate::api;
-use crate::components::{ErrorSummary, Shell, SummaryItem, use_error_handler};
+use crate::components::{
+    ErrorSummary, SelectCell, SettingCell, Shell, SummaryItem, use_error_handler,
+};
 use crate::portal::Portal;
 
 /// S2 回線情報通知 ご利用状況詳細.
@@ -125,8 +127,7 @@ fn NotificationLine(
         let code = code.clone();
         move || checked.with(|c| c.contains(&code))
     };
-    let toggle = move |ev| {
-        let on = event_target_checked(&ev);
+    let toggle = move |on: bool| {
         checked.update(|c| {
             c.retain(|x| *x != code);
             if on {
@@ -136,27 +137,12 @@ fn NotificationLine(
     };
     view! {
         <tr role="row" class:row--pending=row.pending>
-            <td role="cell" data-label="選択">
-                <input
-                    type="checkbox"
-                    class="checkbox"
-                    id=id.clone()
-                    disabled=row.pending
-                    prop:checked=is_checked
-                    on:change=toggle
-                />
-            </td>
+            <SelectCell id=id.clone() pending=row.pending checked=Signal::derive(is_checked) on_toggle=toggle />
             <td role="cell" data-label="サービス名">{row.service_name}</td>
             <td role="cell" data-label="サービス提供者名">
                 <label for=id>{row.provider_name}</label>
             </td>
-            <td role="cell" data-label="通知設定">
-                {if row.pending {
-                    view! { <span class="badge badge--pending">"変更中"</span> }.into_any()
-                } else {
-                    row.setting.label().into_any()
-                }}
-            </td>
+            <SettingCell pending=row.pending label=row.setting.label() />
             <td role="cell" data-label="設定日">{row.set_on.display_jp()}</td>
             <td role="cell" data-label="設定方法">{row.method.as_str().to_owned()}</td>
         </tr>
