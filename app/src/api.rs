@@ -2,7 +2,10 @@
 //! `into_result`, which turns an `ErrorBody` into a [`ClientError`] and
 //! keeps the client's copy of the session's idle timer ([`crate::idle`]).
 
-use gloo_net::http::{Request, Response};
+use std::marker::PhantomData;
+
+use gloo_net::http::Request;
+use leptos::prelude::*;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use shared::api::{
@@ -39,10 +42,15 @@ impl ClientError {
     }
 }
 
-async fn into_result<T: DeserializeOwned>(
-    sent: Result<Response, gloo_net::Error>,
-) -> Result<T, ClientError> {
-    let response = sent.map_err(|_| ClientError::Failed(NETWORK_ERROR.into()))?;
+/// Sends a request and answers the body of a successful response. Not
+/// generic, so that the client holds this code once, not once per type.
+async fn send(request: Result<Request, gloo_net::Error>) -> Result<String, ClientError> {
+    let network_error = |_| ClientError::Failed(NETWORK_ERROR.into());
+    let response = request
+        .map_err(network_error)?
+        .send()
+        .await
+        .map_err(network_error)?;
     // Any answer but 401 comes from a live session, whose idle timer the
     // server has just restarted.
     if response.status() == 401 {
@@ -50,16 +58,12 @@ async fn into_result<T: DeserializeOwned>(
     } else {
         idle::seen_now();
     }
+    let text = response.text().await.map_err(network_error)?;
     if response.ok() {
-        return response
-            .json()
-            .await
-            .map_err(|_| ClientError::Failed(NETWORK_ERROR.into()));
+        return Ok(text);
     }
-    let body: ErrorBody = response
-        .json()
-        .await
-        .map_err(|_| ClientError::Failed(NETWORK_ERROR.into()))?;
+    let body: ErrorBody =
+        serde_json::from_str(&text).map_err(|_| ClientError::Failed(NETWORK_ERROR.into()))?;
     Err(match body.kind {
         ErrorKind::Unauthenticated | ErrorKind::SessionExpired => {
             ClientError::Unauthenticated(body.message)
@@ -69,15 +73,91 @@ async fn into_result<T: DeserializeOwned>(
     })
 }
 
+/// Reads a successful response's body as `T`.
+fn decode<T: DeserializeOwned>(text: &str) -> Result<T, ClientError> {
+    serde_json::from_str(text).map_err(|_| ClientError::Failed(NETWORK_ERROR.into()))
+}
+
 async fn get<T: DeserializeOwned>(path: &str) -> Result<T, ClientError> {
-    into_result(Request::get(path).send().await).await
+    decode(&send(Request::get(path).build()).await?)
 }
 
 async fn post<B: Serialize, T: DeserializeOwned>(path: &str, body: &B) -> Result<T, ClientError> {
-    let request = Request::post(path)
-        .json(body)
-        .map_err(|_| ClientError::Failed(NETWORK_ERROR.into()))?;
-    into_result(request.send().await).await
+    decode(&send(Request::post(path).json(body)).await?)
+}
+
+/// What a page shows from the server: loaded when the page is drawn, and
+/// again whenever a signal its path reads changes. Every `Loader` holds the
+/// same resource type (the response's text), decoded when read: each
+/// resource type would cost the client kilobytes of generic code.
+pub struct Loader<T>(
+    LocalResource<Result<String, ClientError>>,
+    PhantomData<fn() -> T>,
+);
+
+impl<T> Clone for Loader<T> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<T> Copy for Loader<T> {}
+
+impl<T: DeserializeOwned> Loader<T> {
+    /// Loads `GET path()`.
+    pub fn new(path: impl Fn() -> String + 'static) -> Self {
+        Self(resource(Box::new(path)), PhantomData)
+    }
+
+    /// Nothing while loading, then the data or why it failed (tracked).
+    pub fn get(&self) -> Option<Result<T, ClientError>> {
+        self.0.with(Self::decode)
+    }
+
+    /// As [`Self::get`], untracked.
+    pub fn get_untracked(&self) -> Option<Result<T, ClientError>> {
+        self.0.with_untracked(Self::decode)
+    }
+
+    fn decode(loaded: &Option<Result<String, ClientError>>) -> Option<Result<T, ClientError>> {
+        loaded
+            .as_ref()
+            .map(|r| r.as_ref().map_err(Clone::clone).and_then(|t| decode(t)))
+    }
+}
+
+fn resource(path: Box<dyn Fn() -> String>) -> LocalResource<Result<String, ClientError>> {
+    LocalResource::new(move || send(Request::get(&path()).build()))
+}
+
+/// The top page's data.
+pub fn line() -> Loader<LineOverview> {
+    Loader::new(|| paths::LINE.into())
+}
+
+/// The providers set to 「通知する」.
+pub fn notifications() -> Loader<Vec<NotificationRow>> {
+    Loader::new(|| paths::NOTIFICATIONS.into())
+}
+
+/// The pages of the providers that are 「通知しない」, following `page`.
+pub fn providers(page: Memo<u32>) -> Loader<ProviderPage> {
+    Loader::new(move || format!("{}?page={}", paths::PROVIDERS, page.get()))
+}
+
+/// The consent document in force.
+pub fn consent() -> Loader<Consent> {
+    Loader::new(|| paths::CONSENT.into())
+}
+
+/// The line's applications, newest first.
+pub fn applications() -> Loader<Vec<Receipt>> {
+    Loader::new(|| paths::APPLICATIONS.into())
+}
+
+/// One receipt, following the ID in `id`.
+pub fn receipt(id: impl Fn() -> String + 'static) -> Loader<Receipt> {
+    Loader::new(move || paths::application(&id()))
 }
 
 /// Logs in.
@@ -100,37 +180,7 @@ pub async fn logout() {
     let _ = Request::delete(paths::SESSION).send().await;
 }
 
-/// The top page's data.
-pub async fn line() -> Result<LineOverview, ClientError> {
-    get(paths::LINE).await
-}
-
-/// The providers set to 「通知する」.
-pub async fn notifications() -> Result<Vec<NotificationRow>, ClientError> {
-    get(paths::NOTIFICATIONS).await
-}
-
-/// A page of the providers that are 「通知しない」.
-pub async fn providers(page: u32) -> Result<ProviderPage, ClientError> {
-    get(&format!("{}?page={page}", paths::PROVIDERS)).await
-}
-
-/// The consent document in force.
-pub async fn consent() -> Result<Consent, ClientError> {
-    get(paths::CONSENT).await
-}
-
 /// Submits the application (「変更」).
 pub async fn submit(application: &SubmitApplication) -> Result<Receipt, ClientError> {
     post(paths::APPLICATIONS, application).await
-}
-
-/// The line's applications, newest first.
-pub async fn applications() -> Result<Vec<Receipt>, ClientError> {
-    get(paths::APPLICATIONS).await
-}
-
-/// One receipt.
-pub async fn receipt(id: &str) -> Result<Receipt, ClientError> {
-    get(&paths::application(id)).await
 }

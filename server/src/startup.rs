@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::http::{HeaderValue, header};
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::routing::any;
 use axum_server::tls_rustls::RustlsConfig;
 use tokio::net::TcpListener;
@@ -25,15 +25,26 @@ use crate::{demo, import, routes, work};
 /// The largest request body accepted.
 const BODY_LIMIT: usize = 64 * 1024;
 
-/// The whole app: `/api`, and the built client with an `index.html`
-/// fallback that answers 200, so that deep links and reloads work.
+/// The whole app: `/api`; the built client's `assets/`, whose names carry
+/// their content's hash and are cached for good; and `index.html`, always
+/// revalidated, for every other path, so that deep links and reloads work.
+/// Both send the brotli or gzip copy the client build made to a browser
+/// that accepts it.
 pub fn router(state: AppState) -> Router {
-    let index = state.config.site.join("index.html");
-    let client = ServeDir::new(&state.config.site).fallback(ServeFile::new(index));
-    let client = tower::Layer::layer(
-        &axum::middleware::map_request(unnameable_file_asks_for_the_client),
-        client,
-    );
+    let site = &state.config.site;
+    let assets = ServeDir::new(site.join("assets"))
+        .precompressed_br()
+        .precompressed_gzip();
+    let assets = tower::ServiceBuilder::new()
+        .map_request(unnameable_file_is_not_found)
+        .map_response(|response| cached(response, IMMUTABLE))
+        .service(assets);
+    let index = ServeFile::new(site.join("index.html"))
+        .precompressed_br()
+        .precompressed_gzip();
+    let index = tower::ServiceBuilder::new()
+        .map_response(|response| cached(response, "no-cache"))
+        .service(index);
     let no_store = SetResponseHeaderLayer::overriding(
         header::CACHE_CONTROL,
         HeaderValue::from_static("no-store"),
@@ -54,7 +65,8 @@ pub fn router(state: AppState) -> Router {
             "/api/",
             any(|| async { ApiError::NotFound }).layer(no_store),
         )
-        .fallback_service(client)
+        .nest_service("/assets", assets)
+        .fallback_service(index)
         // Security headers on every response, API and client alike.
         .layer(always(
             header::CONTENT_SECURITY_POLICY,
@@ -83,13 +95,32 @@ pub const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; script-src 'self'
     style-src 'self'; img-src 'self'; connect-src 'self'; font-src 'self'; base-uri 'none'; \
     form-action 'self'; frame-ancestors 'none'";
 
+/// How long a browser may keep a file of `assets/`: a year, without asking
+/// again. A new build has new names.
+const IMMUTABLE: &str = "public, max-age=31536000, immutable";
+
+/// Marks a static file's answer: how long to cache it (success only: a 404
+/// must not be kept), and that it depends on `Accept-Encoding`.
+fn cached<B>(
+    mut response: axum::http::Response<B>,
+    cache_control: &'static str,
+) -> axum::http::Response<B> {
+    let headers = response.headers_mut();
+    headers.insert(header::VARY, HeaderValue::from_static("accept-encoding"));
+    if response.status().is_success() || response.status() == StatusCode::NOT_MODIFIED {
+        response.headers_mut().insert(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static(cache_control),
+        );
+    }
+    response
+}
+
 /// tower-http's `ServeDir` answers 500 to a path that cannot name a file
 /// at all — a name longer than the file system allows (`ENAMETOOLONG`), or
-/// an encoded NUL in a HEAD request — where any other unknown path gets the
-/// client. No file of the site has such a path, so it is asked for as `/`.
-async fn unnameable_file_asks_for_the_client(
-    mut request: axum::extract::Request,
-) -> axum::extract::Request {
+/// an encoded NUL in a HEAD request. No asset has such a name, so it is
+/// asked for as the folder itself, which is not found.
+fn unnameable_file_is_not_found<B>(mut request: axum::http::Request<B>) -> axum::http::Request<B> {
     let path = request.uri().path();
     if path.len() > 255 || path.to_ascii_lowercase().contains("%00") {
         *request.uri_mut() = axum::http::Uri::from_static("/");

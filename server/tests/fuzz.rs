@@ -438,3 +438,25 @@ async fn a_static_path_that_cannot_name_a_file_gets_the_client_and_not_a_500() {
         }
     }
 }
+
+#[tokio::test]
+async fn an_asset_path_that_cannot_name_a_file_is_not_found_and_not_a_500() {
+    let app = spawn_app_with(|_| {}).await;
+    let long_name = format!("/assets/{}", "a".repeat(300));
+    let long_path = format!("/assets/{}", "b/".repeat(3_000));
+
+    for path in [
+        long_name.as_str(),
+        long_path.as_str(),
+        "/assets/app.js%00",
+        "/assets/app.js%00.html",
+        "/assets/%00",
+    ] {
+        for method in ["GET", "HEAD"] {
+            let response = one(&app, &RawRequest::new(method, path)).await;
+
+            assert_eq!(response.status, 404, "{method} {}", truncate(path, 40));
+            assert_eq!(response.header("cache-control"), None, "{path}");
+        }
+    }
+}

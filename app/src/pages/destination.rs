@@ -30,7 +30,7 @@ pub fn AddDestination() -> impl IntoView {
             .unwrap_or(1)
             .max(1)
     });
-    let providers = LocalResource::new(move || api::providers(page.get()));
+    let providers = api::providers(page);
     let errors = RwSignal::new(Vec::<SummaryItem>::new());
 
     // After 「前のページ」 or 「次のページ」 the list is drawn anew (and the

@@ -22,7 +22,7 @@ pub fn NotificationDetail() -> impl IntoView {
     let on_error = use_error_handler();
     let navigate = use_navigate();
     let notice = portal.take_flash();
-    let rows = LocalResource::new(api::notifications);
+    let rows = api::notifications();
     let checked = RwSignal::new(Vec::<ProviderCode>::new());
     let errors = RwSignal::new(Vec::<SummaryItem>::new());
 

@@ -11,7 +11,7 @@ use crate::components::{Shell, use_error_handler};
 #[component]
 pub fn History() -> impl IntoView {
     let on_error = use_error_handler();
-    let applications = LocalResource::new(api::applications);
+    let applications = api::applications();
     let content = move || {
         match applications.get() {
         None => view! { <Loading /> }.into_any(),

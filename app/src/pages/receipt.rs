@@ -15,10 +15,7 @@ use crate::components::{Shell, use_error_handler};
 pub fn CompletionReceipt() -> impl IntoView {
     let on_error = use_error_handler();
     let params = use_params_map();
-    let receipt = LocalResource::new(move || {
-        let id = params.with(|p| p.get("id").unwrap_or_default());
-        async move { api::receipt(&id).await }
-    });
+    let receipt = api::receipt(move || params.with(|p| p.get("id").unwrap_or_default()));
     let content = move || match receipt.get() {
         None => view! { <Loading /> }.into_any(),
         Some(Err(e)) => view! { <PageError message=on_error(e) /> }.into_any(),

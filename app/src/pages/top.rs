@@ -15,7 +15,7 @@ use crate::components::{Shell, use_error_handler};
 pub fn Top() -> impl IntoView {
     let on_error = use_error_handler();
     let navigate = use_navigate();
-    let overview = LocalResource::new(api::line);
+    let overview = api::line();
     let go = move |page: Page| {
         let navigate = navigate.clone();
         move |_| navigate(&page.path(), NavigateOptions::default())

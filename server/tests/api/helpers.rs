@@ -148,8 +148,10 @@ pub fn test_config(db: &Path, site: &Path) -> ServeConfig {
 /// The test client's `index.html`.
 pub const INDEX_HTML: &str =
     "<!doctype html><html lang=\"ja\"><title>kaisen</title><div id=\"app\"></div></html>\n";
-/// A static asset beside it.
+/// An asset, served as `/assets/app.js`.
 pub const APP_JS: &str = "console.log('kaisen');\n";
+/// Its "brotli copy" (any bytes do: the server sends the file as it is).
+pub const APP_JS_BR: &[u8] = b"brotli copy of app.js";
 
 /// A running app.
 pub struct TestApp {
@@ -200,7 +202,10 @@ async fn start(
 ) -> TestApp {
     let site = TempDir::new().expect("a temporary folder");
     std::fs::write(site.path().join("index.html"), INDEX_HTML).expect("index.html written");
-    std::fs::write(site.path().join("app.js"), APP_JS).expect("app.js written");
+    let assets = site.path().join("assets");
+    std::fs::create_dir(&assets).expect("assets/ made");
+    std::fs::write(assets.join("app.js"), APP_JS).expect("app.js written");
+    std::fs::write(assets.join("app.js.br"), APP_JS_BR).expect("app.js.br written");
     let mut config = test_config(db, site.path());
     tweak(&mut config);
 

@@ -3,7 +3,7 @@
 
 use reqwest::StatusCode;
 
-use crate::helpers::{APP_JS, INDEX_HTML, TestApp, spawn_app};
+use crate::helpers::{APP_JS, APP_JS_BR, INDEX_HTML, TestApp, spawn_app};
 
 /// Status, `Content-Type` and body of `GET path`.
 async fn fetch(app: &TestApp, path: &str) -> (StatusCode, Option<String>, String) {
@@ -73,7 +73,7 @@ async fn a_deep_link_serves_the_client_with_200() {
 async fn a_static_file_is_served_as_it_is() {
     let app = spawn_app().await;
 
-    let (status, content_type, body) = fetch(&app, "/app.js").await;
+    let (status, content_type, body) = fetch(&app, "/assets/app.js").await;
 
     assert_eq!(status, StatusCode::OK);
     assert_eq!(body, APP_JS);
@@ -116,7 +116,8 @@ async fn every_response_carries_the_security_headers() {
     for path in [
         "/",
         "/notification/add",
-        "/app.js",
+        "/assets/app.js",
+        "/assets/missing.js",
         "/api/line",
         "/api/nothing",
     ] {
@@ -153,4 +154,80 @@ async fn every_response_carries_the_security_headers() {
             "{path}"
         );
     }
+}
+
+/// The headers of `GET path` sent with `Accept-Encoding: accept_encoding`,
+/// and the body as it came (not decoded).
+async fn fetch_encoded(
+    app: &TestApp,
+    path: &str,
+    accept_encoding: &str,
+) -> (StatusCode, reqwest::header::HeaderMap, Vec<u8>) {
+    let response = reqwest::Client::new()
+        .get(app.url(path))
+        .header("accept-encoding", accept_encoding)
+        .send()
+        .await
+        .expect("sent");
+    let (status, headers) = (response.status(), response.headers().clone());
+    (
+        status,
+        headers,
+        response.bytes().await.expect("a body").to_vec(),
+    )
+}
+
+#[tokio::test]
+async fn an_asset_is_cached_for_good_and_the_page_is_revalidated() {
+    let app = spawn_app().await;
+
+    let (_, _, asset_cache, _) = fetch_with_cache_control(&app, "/assets/app.js").await;
+    assert_eq!(
+        asset_cache.as_deref(),
+        Some("public, max-age=31536000, immutable")
+    );
+    for path in ["/", "/index.html", "/notification/add?page=2"] {
+        let (status, _, cache_control, body) = fetch_with_cache_control(&app, path).await;
+        assert_eq!(
+            (status, body.as_str()),
+            (StatusCode::OK, INDEX_HTML),
+            "{path}"
+        );
+        assert_eq!(cache_control.as_deref(), Some("no-cache"), "{path}");
+    }
+}
+
+#[tokio::test]
+async fn a_missing_asset_is_a_404_that_is_not_cached_and_not_the_page() {
+    let app = spawn_app().await;
+
+    for path in ["/assets/kaisen-0000000000000000.js", "/assets/", "/assets"] {
+        let (status, _, cache_control, body) = fetch_with_cache_control(&app, path).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{path}");
+        assert_ne!(body, INDEX_HTML, "{path}");
+        assert_eq!(cache_control, None, "{path}");
+    }
+}
+
+#[tokio::test]
+async fn the_brotli_copy_goes_to_a_browser_that_accepts_it() {
+    let app = spawn_app().await;
+
+    let (status, headers, body) = fetch_encoded(&app, "/assets/app.js", "gzip, br").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body, APP_JS_BR);
+    assert_eq!(headers["content-encoding"], "br");
+    assert!(
+        headers["content-type"]
+            .to_str()
+            .is_ok_and(|t| t.contains("javascript"))
+    );
+    assert_eq!(headers["vary"], "accept-encoding");
+
+    // No copy in an accepted encoding: the file as it is.
+    let (status, headers, body) = fetch_encoded(&app, "/assets/app.js", "gzip").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body, APP_JS.as_bytes());
+    assert_eq!(headers.get("content-encoding"), None);
+    assert_eq!(headers["vary"], "accept-encoding");
 }

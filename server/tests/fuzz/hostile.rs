@@ -681,8 +681,10 @@ fn path_case(rng: &mut StdRng, ctx: &Context) -> RawRequest {
         "/..%2f..%2f..%2fetc%2fpasswd",
         "/%2e%2e/%2e%2e/%2e%2e/etc/passwd",
         "/..%5c..%5c..%5cwindows%5cwin.ini",
-        "/app.js/..",
-        "/app.js%00.html",
+        "/assets/app.js/..",
+        "/assets/app.js%00.html",
+        "/assets/../index.html",
+        "/assets/%2e%2e/Cargo.toml",
         "/index.html%00",
         "/.%2e/.%2e/Cargo.toml",
         "/%c0%ae%c0%ae/%c0%ae%c0%ae/etc/passwd",
@@ -718,6 +720,9 @@ fn path_case(rng: &mut StdRng, ctx: &Context) -> RawRequest {
         "/%",
         "/",
         "/index.html",
+        "/assets/app.js",
+        "/assets/",
+        "/assets",
         "/app.js",
         "/mail",
         "/a/b/c/d/e/f/g",
@@ -779,6 +784,8 @@ fn path_case(rng: &mut StdRng, ctx: &Context) -> RawRequest {
                 "%25",
                 "0",
                 "index.html",
+                "assets",
+                "app.js",
             ];
             let mut s = String::new();
             for _ in 0..rng.random_range(1..8) {

@@ -21,7 +21,7 @@ pub fn ConsentStep() -> impl IntoView {
     let portal = expect_context::<Portal>();
     let on_error = use_error_handler();
     let navigate = use_navigate();
-    let consent = LocalResource::new(api::consent);
+    let consent = api::consent();
 
     let agree = {
         let navigate = navigate.clone();

@@ -1,0 +1,56 @@
+// Cold load to interactive, for `cargo xtask bench`: loads the portal's
+// login page RUNS times in headless Chromium, each time in a new browser
+// context (an empty cache), and prints one JSON line: per run, the ms from
+// navigation start until the client has drawn the login form (its
+// 「ログイン」 button, with its handlers, exists), and the bytes the page
+// transferred.
+//
+// usage: node bench/cold-load.mjs URL RUNS
+import { chromium } from '@playwright/test';
+
+const [url, runs = '20'] = process.argv.slice(2);
+const browser = await chromium.launch({
+  executablePath: '/usr/bin/chromium',
+  args: [
+    '--headless',
+    '--no-sandbox',
+    '--disable-gpu',
+    '--disable-quic',
+    '--no-first-run',
+    '--disable-background-networking',
+    '--disable-component-update',
+    '--disable-sync',
+  ],
+});
+const times = [];
+const transfers = [];
+try {
+  for (let i = 0; i < Number(runs); i++) {
+    const context = await browser.newContext();
+    const page = await context.newPage();
+    // Injected by the browser itself, so the page's CSP does not apply.
+    await page.addInitScript(() => {
+      const seen = () => {
+        if (window.__interactive === undefined && document.querySelector('button[type=submit]')) {
+          window.__interactive = performance.now();
+        }
+      };
+      new MutationObserver(seen).observe(document, { childList: true, subtree: true });
+    });
+    await page.goto(url, { waitUntil: 'load' });
+    await page.waitForFunction(() => window.__interactive !== undefined, null, { timeout: 30_000 });
+    const { ms, bytes } = await page.evaluate(() => ({
+      ms: window.__interactive,
+      bytes: performance
+        .getEntries()
+        .filter((e) => e.transferSize !== undefined)
+        .reduce((sum, e) => sum + e.transferSize, 0),
+    }));
+    times.push(ms);
+    transfers.push(bytes);
+    await context.close();
+  }
+} finally {
+  await browser.close();
+}
+console.log(JSON.stringify({ times, transfers }));

@@ -1,0 +1,210 @@
+//! The bench's test bed: an import file, the real `kaisen` binary serving
+//! it on loopback, and logins.
+
+use std::io::{BufRead, BufReader, Write};
+use std::net::{SocketAddr, TcpListener};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::http::{self, Conn};
+
+/// The `kaisen` binary cargo built beside this bench.
+pub const KAISEN: &str = env!("CARGO_BIN_EXE_kaisen");
+
+/// Every bench line's access key.
+pub const KEY: &str = "Bench-Key-2026";
+
+/// A child process, killed when dropped.
+pub struct Process(pub Child);
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// `kaisen serve` on `db`, answering on the address it holds.
+pub struct Server {
+    /// Where it listens.
+    pub addr: SocketAddr,
+    _process: Process,
+}
+
+impl Server {
+    /// Starts `kaisen serve` with `extra` flags and waits until it answers.
+    pub async fn start(db: &Path, site: &Path, extra: &[&str]) -> Server {
+        let addr = free_port();
+        let process = Command::new(KAISEN)
+            .arg("serve")
+            .arg("--addr")
+            .arg(addr.to_string())
+            .arg("--db")
+            .arg(db)
+            .arg("--site")
+            .arg(site)
+            .args(extra)
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("kaisen serve starts");
+        let server = Server {
+            addr,
+            _process: Process(process),
+        };
+        let deadline = Instant::now() + Duration::from_secs(120);
+        loop {
+            if let Ok(mut conn) = Conn::connect(addr).await
+                && conn
+                    .send(&http::get(addr, "/api/session", None))
+                    .await
+                    .is_ok()
+            {
+                return server;
+            }
+            assert!(Instant::now() < deadline, "kaisen serve did not answer");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Logs `customer_id` in and answers the session's cookie value.
+    pub async fn login(&self, conn: &mut Conn, customer_id: &str) -> String {
+        let body = serde_json::json!({"customer_id": customer_id, "access_key": KEY});
+        let answer = conn
+            .send(&http::post_json(
+                self.addr,
+                "/api/session",
+                None,
+                "",
+                body.to_string().as_bytes(),
+            ))
+            .await
+            .expect("a login is answered");
+        assert_eq!(answer.status, 200, "login of {customer_id}");
+        let cookie = answer
+            .header("set-cookie")
+            .and_then(|c| c.strip_prefix("kaisen_session="))
+            .and_then(|c| c.split(';').next())
+            .expect("a session cookie");
+        cookie.to_owned()
+    }
+}
+
+/// An address on loopback that was free a moment ago.
+pub fn free_port() -> SocketAddr {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+}
+
+/// Runs `kaisen import file --db db`; panics if it fails.
+pub fn import(file: &Path, db: &Path) -> String {
+    let output = Command::new(KAISEN)
+        .arg("import")
+        .arg(file)
+        .arg("--db")
+        .arg(db)
+        .env("RUST_LOG", "warn")
+        .output()
+        .expect("kaisen import runs");
+    assert!(
+        output.status.success(),
+        "import failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+/// The Argon2id hash of [`KEY`], made once.
+pub fn key_hash() -> String {
+    let key = shared::domain::AccessKey::parse(KEY).expect("a valid key");
+    kaisen::password::hash(&key).expect("hashed")
+}
+
+/// Writes an import file of `providers` providers and the lines
+/// `first..first + lines`, each set to 「通知する」 for `notify` providers.
+pub fn write_import(
+    out: impl Write,
+    providers: usize,
+    first: u64,
+    lines: u64,
+    notify: usize,
+    key_hash: &str,
+) -> std::io::Result<()> {
+    let mut out = std::io::BufWriter::with_capacity(1 << 20, out);
+    out.write_all(b"{\"providers\":[")?;
+    for p in 1..=providers {
+        if p > 1 {
+            out.write_all(b",")?;
+        }
+        write!(
+            out,
+            "{{\"code\":\"{}\",\"service_name\":\"ベンチ光サービス{p}\",\"name\":\"ベンチ通信株式会社{p}\"}}",
+            provider_code(p)
+        )?;
+    }
+    out.write_all(b"],\"lines\":[")?;
+    for (i, n) in (first..first + lines).enumerate() {
+        if i > 0 {
+            out.write_all(b",\n")?;
+        }
+        write!(
+            out,
+            "{{\"customer_id\":\"{}\",\"access_key_hash\":\"{key_hash}\",\
+             \"services\":[{{\"name\":\"光電話\",\"status\":\"利用中\"}}],\"notifications\":[",
+            customer_id(n)
+        )?;
+        for k in 0..notify {
+            let p = notified(n, k, providers, notify);
+            if k > 0 {
+                out.write_all(b",")?;
+            }
+            write!(
+                out,
+                "{{\"provider\":\"{}\",\"setting\":\"notify\",\"set_on\":\"2026-04-01\",\"method\":\"初期設定\"}}",
+                provider_code(p)
+            )?;
+        }
+        out.write_all(b"]}")?;
+    }
+    out.write_all(
+        "],\"notices\":[\"ベンチマーク用のお知らせです。\"],\
+         \"consent\":{\"version\":\"bench\",\"text\":\"ベンチマーク用の同意書です。\"}}\n"
+            .as_bytes(),
+    )?;
+    out.flush()
+}
+
+/// The `k`-th of the `notify` providers line `n` has set to 「通知する」:
+/// spread over the providers, never the same one twice.
+pub fn notified(n: u64, k: usize, providers: usize, notify: usize) -> usize {
+    (n as usize * 7 + k * (providers / notify.max(1))) % providers + 1
+}
+
+/// The `n`-th provider's code, `W0001`….
+pub fn provider_code(n: usize) -> String {
+    format!("W{n:04}")
+}
+
+/// The `n`-th line's customer ID.
+pub fn customer_id(n: u64) -> String {
+    format!("CAF{n:010}")
+}
+
+/// A child running this bench binary in another mode, which prints one
+/// line when ready.
+pub fn spawn_self(args: &[&str]) -> (Process, String) {
+    let exe = std::env::current_exe().expect("the bench's own path");
+    let mut child = Command::new(exe)
+        .args(args)
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("the bench starts itself");
+    let stdout = child.stdout.take().expect("piped");
+    let mut line = String::new();
+    BufReader::new(stdout)
+        .read_line(&mut line)
+        .expect("the child reports");
+    (Process(child), line.trim().to_owned())
+}

@@ -1,0 +1,187 @@
+//! `cargo xtask client`: builds kaisen's browser client into `target/site`.
+//!
+//! The site is `index.html` (revalidated on every load) and `assets/`, whose
+//! file names carry a hash of their content (cached for good). Every file
+//! that compresses is also written as `.br` and `.gz`, which the server
+//! sends to browsers that accept them.
+
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use sha2::{Digest, Sha256};
+use wasm_bindgen_cli_support::Bindgen;
+
+use crate::{Result, root, run};
+
+/// Builds the client; `optimise` runs wasm-opt.
+pub fn build(optimise: bool) -> Result<PathBuf> {
+    let root = root();
+    let site = root.join("target/site");
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    run(Command::new(cargo).current_dir(&root).args([
+        "build",
+        "--package",
+        "kaisen-app",
+        "--target",
+        "wasm32-unknown-unknown",
+        "--profile",
+        "wasm-release",
+    ]))?;
+    let target =
+        std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root.join("target"), PathBuf::from);
+    let wasm = target.join("wasm32-unknown-unknown/wasm-release/kaisen-app.wasm");
+
+    let work = tempfile::tempdir()?;
+    Bindgen::new()
+        .input_path(&wasm)
+        .web(true)?
+        .typescript(false)
+        .out_name("kaisen")
+        .generate(work.path())?;
+    let bundle = work.path().join("kaisen_bg.wasm");
+    if optimise {
+        wasm_opt(&root, &bundle)?;
+    }
+
+    if site.exists() {
+        fs::remove_dir_all(&site)?;
+    }
+    fs::create_dir_all(site.join("assets"))?;
+    let mut assets = Assets {
+        dir: site.join("assets"),
+        names: Vec::new(),
+    };
+    let wasm_path = assets.add("kaisen_bg.wasm", &fs::read(&bundle)?)?;
+    // The loader: wasm-bindgen's module, told where the wasm is and started.
+    let mut js = fs::read_to_string(work.path().join("kaisen.js"))?;
+    js.push_str(&format!(
+        "\n__wbg_init({{ module_or_path: \"{wasm_path}\" }});\n"
+    ));
+    assets.add("kaisen.js", js.as_bytes())?;
+    assets.add("kaisen.css", stylesheet(&root)?.as_bytes())?;
+    let mut index = None;
+    for entry in fs::read_dir(root.join("public"))? {
+        let path = entry?.path();
+        let name = file_name(&path)?;
+        if name == "index.html" {
+            index = Some(fs::read_to_string(&path)?);
+        } else {
+            assets.add(name, &fs::read(&path)?)?;
+        }
+    }
+
+    // index.html names every asset by its logical name, e.g. "/kaisen.js".
+    let mut index = index.ok_or("public/index.html is missing")?;
+    for (logical, hashed) in &assets.names {
+        let quoted = format!("\"/{logical}\"");
+        if !index.contains(&quoted) {
+            return Err(format!("public/index.html does not refer to {quoted}").into());
+        }
+        index = index.replace(&quoted, &format!("\"{hashed}\""));
+    }
+    write_compressed(&site.join("index.html"), index.as_bytes())?;
+
+    println!("client built in {}", site.display());
+    for (logical, hashed) in &assets.names {
+        println!("  {logical:>16} → {hashed}");
+    }
+    Ok(site)
+}
+
+/// The files of `assets/`, named by content.
+struct Assets {
+    dir: PathBuf,
+    /// Logical name, e.g. `kaisen.js`, and path served, e.g.
+    /// `/assets/kaisen-0123456789abcdef.js`.
+    names: Vec<(String, String)>,
+}
+
+impl Assets {
+    /// Writes `bytes` as `<stem>-<hash>.<extension>` and answers its path.
+    fn add(&mut self, logical: &str, bytes: &[u8]) -> Result<String> {
+        let (stem, extension) = logical.rsplit_once('.').unwrap_or((logical, ""));
+        let hash = hex::encode(&Sha256::digest(bytes)[..8]);
+        let name = format!("{stem}-{hash}.{extension}");
+        write_compressed(&self.dir.join(&name), bytes)?;
+        let path = format!("/assets/{name}");
+        self.names.push((logical.to_owned(), path.clone()));
+        Ok(path)
+    }
+}
+
+/// Writes `path`, and `path.br` and `path.gz` where compressing saves bytes.
+fn write_compressed(path: &Path, bytes: &[u8]) -> Result {
+    fs::write(path, bytes)?;
+    let mut br = Vec::new();
+    brotli::BrotliCompress(
+        &mut &bytes[..],
+        &mut br,
+        &brotli::enc::BrotliEncoderParams {
+            quality: 11,
+            lgwin: 22,
+            ..Default::default()
+        },
+    )?;
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+    gz.write_all(bytes)?;
+    let gz = gz.finish()?;
+    for (suffix, compressed) in [("br", br), ("gz", gz)] {
+        if compressed.len() < bytes.len() {
+            let mut name = path.as_os_str().to_owned();
+            name.push(format!(".{suffix}"));
+            fs::write(name, compressed)?;
+        }
+    }
+    Ok(())
+}
+
+fn file_name(path: &Path) -> Result<&str> {
+    path.file_name()
+        .and_then(|n| n.to_str())
+        .ok_or_else(|| format!("{} has no UTF-8 file name", path.display()).into())
+}
+
+/// `style/*.css`, in name order, as one sheet.
+fn stylesheet(root: &Path) -> Result<String> {
+    let mut sheets: Vec<_> = fs::read_dir(root.join("style"))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|e| e == "css"))
+        .collect();
+    sheets.sort();
+    let mut css = String::new();
+    for sheet in sheets {
+        css.push_str(&fs::read_to_string(sheet)?);
+        css.push('\n');
+    }
+    Ok(css)
+}
+
+fn wasm_opt(root: &Path, bundle: &Path) -> Result {
+    let wasm_opt = root.join("end2end/node_modules/.bin/wasm-opt");
+    if !wasm_opt.exists() {
+        return Err(format!(
+            "{} is missing: run `npm ci` in end2end/ (scripts/setup.sh does)",
+            wasm_opt.display()
+        )
+        .into());
+    }
+    run(Command::new(wasm_opt)
+        .args(["-Oz", "--strip-debug", "--strip-producers"])
+        .args(WASM_FEATURES)
+        .arg(bundle)
+        .arg("-o")
+        .arg(bundle))
+}
+
+/// The WebAssembly features rustc enables for wasm32 by default, which
+/// wasm-opt must be told about to keep (and may use).
+const WASM_FEATURES: &[&str] = &[
+    "--enable-bulk-memory",
+    "--enable-mutable-globals",
+    "--enable-nontrapping-float-to-int",
+    "--enable-sign-ext",
+    "--enable-reference-types",
+    "--enable-multivalue",
+];
