@@ -62,26 +62,28 @@ impl FromRequestParts<AppState> for CurrentLine {
         let idle = i64::try_from(state.config.idle_timeout.as_secs()).unwrap_or(i64::MAX);
         let limit = i64::try_from(state.config.session_limit.as_secs()).unwrap_or(i64::MAX);
         let id = session_id.clone();
-        state
-            .blocking(move |store| {
-                let Some(mut record) = store.session(&id)? else {
-                    return Err(ApiError::SessionExpired);
-                };
-                let now = now();
-                if now.unix() - record.last_seen.unix() > idle
-                    || now.unix() - record.created_at.unix() > limit
-                {
-                    store.delete_session(&id)?;
-                    return Err(ApiError::SessionExpired);
-                }
+        state.read(|store| {
+            let Some(mut record) = store.session(&id)? else {
+                return Err(ApiError::SessionExpired);
+            };
+            let now = now();
+            if now.unix() - record.last_seen.unix() > idle
+                || now.unix() - record.created_at.unix() > limit
+            {
+                store.delete_session(&id)?;
+                return Err(ApiError::SessionExpired);
+            }
+            // Times are in seconds: within the same second the record
+            // would be written unchanged, so it is not written at all.
+            if record.last_seen != now {
                 record.last_seen = now;
                 store.put_session(&id, &record)?;
-                Ok(Self {
-                    customer_id: record.customer_id,
-                    session_id: id,
-                })
+            }
+            Ok(Self {
+                customer_id: record.customer_id,
+                session_id: id,
             })
-            .await
+        })
     }
 }
 

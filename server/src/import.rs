@@ -1,24 +1,44 @@
 //! The operator's import file (SPEC §5): providers, lines, notices and the
 //! consent document. The whole file is checked before anything is written;
 //! an error names the entry and field at fault.
+//!
+//! A file may hold millions of lines, so it is never held whole: it is read
+//! twice, as a stream (module `read`). The first pass checks every entry and
+//! keeps only what is small: the providers, notices and consent, each
+//! line's customer ID as a number (to find duplicates), and where a
+//! provider neither stored nor yet read was first named (the file's
+//! `providers` may follow its `lines`). The second pass reads the file again
+//! and writes it: providers, notices and consent first, then the lines in
+//! chunks of [`CHUNK`], each record only if it differs from the stored one.
+//! The second pass is not one transaction: the store marks the import
+//! unfinished until it ends (`store::import`), and `serve` refuses such a
+//! database until an import runs to its end.
+
+mod check;
+mod read;
 
 use std::collections::HashSet;
+use std::num::NonZero;
 use std::path::Path;
+use std::time::{Duration, Instant};
 
 use serde::Deserialize;
-use sha2::{Digest, Sha256};
-use shared::api::ServiceRow;
-use shared::domain::{
-    AccessKey, CustomerId, Date, ProviderCode, ServiceStatus, Setting, SettingMethod,
-};
+use shared::domain::{CustomerId, ServiceStatus, Setting};
 
 use crate::password;
-use crate::store::{
-    ConsentRecord, ImportData, ImportReport, LineImport, LineRecord, ProviderRecord, SettingRecord,
-    Store, StoreError,
-};
+use crate::store::{ImportHead, ImportReport, LineImport, LineRecord, Store, StoreError};
+use check::{CheckedLine, KeyInput, KnownProviders};
+use read::{JsonFile, Part, Source};
 
-/// The import file as written by the operator.
+/// Lines per chunk: read and checked on one thread, then handed as one to
+/// the thread that writes them.
+pub const CHUNK: usize = 10_000;
+
+/// The name recorded for an import not read from a file (`serve --demo`).
+const IN_MEMORY: &str = "an import file given in memory (such as serve --demo's)";
+
+/// The import file as written by the operator, whole (tests and the demo
+/// data; a file on disk is streamed instead).
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ImportFile {
@@ -98,7 +118,8 @@ pub struct ConsentEntry {
     pub text: String,
 }
 
-/// Why a file was not imported. Nothing was written.
+/// Why a file was not imported. Nothing was written, but after
+/// [`ImportError::Unfinished`].
 #[derive(Debug, thiserror::Error)]
 pub enum ImportError {
     /// The file cannot be read.
@@ -126,6 +147,14 @@ pub enum ImportError {
         /// What is wrong.
         message: String,
     },
+    /// The file changed between two readings.
+    #[error("{0}")]
+    Changed(String),
+    /// Writing had begun when the import failed: part of the file may be
+    /// written, and the database stays marked unfinished (`serve` refuses
+    /// it) until an import runs to its end.
+    #[error("{0}; part of the file may be written: run the import again")]
+    Unfinished(Box<ImportError>),
     /// The store failed.
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -138,204 +167,269 @@ fn invalid(at: impl Into<String>, message: impl ToString) -> ImportError {
     }
 }
 
-/// Reads, checks and imports a file.
-pub fn import_path(store: &Store, path: &Path) -> Result<ImportReport, ImportError> {
-    let text = std::fs::read(path).map_err(|source| ImportError::Read {
-        path: path.display().to_string(),
-        source,
-    })?;
-    import(store, parse(&text)?)
+/// What an import did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Imported {
+    /// What it wrote.
+    pub report: ImportReport,
+    /// The lines in the file.
+    pub lines: u64,
+    /// The chunks the lines were written in.
+    pub chunks: u64,
 }
 
-/// Parses an import file; an error names the entry and field at fault.
-pub fn parse(text: &[u8]) -> Result<ImportFile, ImportError> {
-    let deserializer = &mut serde_json::Deserializer::from_slice(text);
-    serde_path_to_error::deserialize(deserializer).map_err(|e| ImportError::Json {
-        path: e.path().to_string(),
-        message: e.inner().to_string(),
-    })
+/// Reads, checks and imports a file, streaming it twice.
+pub fn import_path(store: &Store, path: &Path) -> Result<Imported, ImportError> {
+    import_path_in_chunks(store, path, CHUNK)
 }
 
-/// Checks a whole file, then writes it in one transaction.
+/// [`import_path`], writing `chunk` lines at a time.
+pub fn import_path_in_chunks(
+    store: &Store,
+    path: &Path,
+    chunk: usize,
+) -> Result<Imported, ImportError> {
+    run(
+        store,
+        &path.display().to_string(),
+        &mut JsonFile::new(path),
+        chunk,
+    )
+}
+
+/// Checks an import file already in memory, then writes it, as
+/// [`import_path`] does.
 pub fn import(store: &Store, file: ImportFile) -> Result<ImportReport, ImportError> {
-    let data = check(store, file)?;
-    Ok(store.import(&data)?)
+    Ok(run(store, IN_MEMORY, &mut &file, CHUNK)?.report)
 }
 
-/// Text fields of providers and services: 1 to 100 characters, no control
-/// characters.
-fn text(at: &str, value: &str) -> Result<String, ImportError> {
-    let value = value.trim();
-    if value.is_empty() {
-        return Err(invalid(at, "must not be empty"));
-    }
-    if value.chars().count() > 100 || value.chars().any(char::is_control) {
-        return Err(invalid(
-            at,
-            "must be at most 100 characters without control characters",
-        ));
-    }
-    Ok(value.to_owned())
+fn run(
+    store: &Store,
+    name: &str,
+    source: &mut dyn Source,
+    chunk: usize,
+) -> Result<Imported, ImportError> {
+    let started = Instant::now();
+    let checked = check_file(store, source)?;
+    tracing::info!(
+        lines = checked.lines,
+        seconds = started.elapsed().as_secs_f64(),
+        "import file checked; writing"
+    );
+    write_file(store, name, source, checked, chunk.max(1))
+        .map_err(|e| ImportError::Unfinished(Box::new(e)))
 }
 
-fn check(store: &Store, file: ImportFile) -> Result<ImportData, ImportError> {
-    let mut providers = Vec::with_capacity(file.providers.len());
-    let mut codes = HashSet::new();
-    for (i, p) in file.providers.iter().enumerate() {
-        let at = format!("providers[{i}]");
-        let code = ProviderCode::parse(&p.code).map_err(|e| invalid(format!("{at}.code"), e))?;
-        if !codes.insert(code.clone()) {
-            return Err(invalid(
-                format!("{at}.code"),
-                format!("provider {code} appears twice"),
-            ));
+/// What the first pass keeps.
+struct Checked<'s> {
+    known: KnownProviders<'s>,
+    head: ImportHead,
+    lines: u64,
+}
+
+/// The first pass: checks every entry, writes nothing.
+fn check_file<'s>(store: &'s Store, source: &mut dyn Source) -> Result<Checked<'s>, ImportError> {
+    let mut known = KnownProviders::new(store);
+    let mut head = ImportHead::default();
+    let mut ids = Vec::new();
+    source.read(&mut |part| {
+        match part {
+            Part::Providers(list) => {
+                head.providers = check::providers(list)?;
+                known.file_read(&head.providers);
+            }
+            Part::Line(i, entry) => {
+                let line = check::line(i, entry, &mut known)?;
+                ids.push(check::id_number(&line.id));
+            }
+            Part::Notices(list) => head.notices = Some(check::notices(list)?),
+            Part::Consent(c) => head.consent = Some(check::consent(c)?),
         }
-        let record = ProviderRecord {
-            service_name: text(&format!("{at}.service_name"), &p.service_name)?,
-            name: text(&format!("{at}.name"), &p.name)?,
-        };
-        providers.push((code, record));
+        Ok(())
+    })?;
+    known.finish()?;
+    let lines = ids.len() as u64;
+    refuse_duplicates(ids, source)?;
+    Ok(Checked { known, head, lines })
+}
+
+/// Refuses a customer ID given twice, naming the line that gives it again.
+/// The IDs are sorted to find duplicates; only then, and only if there is
+/// one, is the file read again to name the line.
+fn refuse_duplicates(mut ids: Vec<u64>, source: &mut dyn Source) -> Result<(), ImportError> {
+    ids.sort_unstable();
+    let twice: HashSet<u64> = ids
+        .windows(2)
+        .filter(|pair| pair[0] == pair[1])
+        .map(|pair| pair[0])
+        .collect();
+    drop(ids);
+    if twice.is_empty() {
+        return Ok(());
     }
+    let mut seen = HashSet::with_capacity(twice.len());
+    source.read(&mut |part| {
+        if let Part::Line(i, entry) = part {
+            let id = CustomerId::parse(&entry.customer_id)
+                .map_err(|e| invalid(format!("lines[{i}].customer_id"), e))?;
+            let number = check::id_number(&id);
+            if twice.contains(&number) && !seen.insert(number) {
+                return Err(invalid(
+                    format!("lines[{i}] ({id}).customer_id"),
+                    format!("line {id} appears twice"),
+                ));
+            }
+        }
+        Ok(())
+    })?;
+    Err(ImportError::Changed(
+        "the file changed while it was being checked".into(),
+    ))
+}
 
-    let mut lines = Vec::with_capacity(file.lines.len());
-    let mut ids = HashSet::new();
-    for (i, l) in file.lines.iter().enumerate() {
-        let at = format!("lines[{i}]");
-        let id = CustomerId::parse(&l.customer_id)
-            .map_err(|e| invalid(format!("{at}.customer_id"), e))?;
-        let at = format!("{at} ({id})");
-        if !ids.insert(id.clone()) {
-            return Err(invalid(
-                format!("{at}.customer_id"),
-                format!("line {id} appears twice"),
-            ));
-        }
-        let key = match (&l.access_key, &l.access_key_hash) {
-            (Some(key), None) => KeyInput::Plain(
-                AccessKey::parse(key).map_err(|e| invalid(format!("{at}.access_key"), e))?,
-            ),
-            (None, Some(phc)) if password::is_valid_phc(phc) => KeyInput::Hash(phc.clone()),
-            (None, Some(_)) => {
-                return Err(invalid(
-                    format!("{at}.access_key_hash"),
-                    "is not an Argon2 PHC string",
-                ));
+/// The second pass: marks the import unfinished, writes the head, then the
+/// lines chunk by chunk, and clears the mark. Reading and checking run on
+/// this thread and writing on another, a few chunks apart.
+fn write_file(
+    store: &Store,
+    name: &str,
+    source: &mut dyn Source,
+    checked: Checked<'_>,
+    chunk: usize,
+) -> Result<Imported, ImportError> {
+    let Checked {
+        mut known,
+        head,
+        lines,
+    } = checked;
+    let mut writer = store.begin_import(name)?;
+    writer.head(&head)?;
+    let (mut read, mut chunks) = (0_u64, 0_u64);
+    let (reading, writing) = std::thread::scope(|scope| {
+        let (send, receive) = std::sync::mpsc::sync_channel::<Vec<LineImport>>(2);
+        let writing = scope.spawn(move || {
+            for lines in receive {
+                writer.lines(&lines)?;
             }
-            _ => {
-                return Err(invalid(
-                    &at,
-                    "needs exactly one of access_key and access_key_hash",
-                ));
-            }
-        };
-        let mut services = Vec::with_capacity(l.services.len());
-        for (j, s) in l.services.iter().enumerate() {
-            services.push(ServiceRow {
-                name: text(&format!("{at}.services[{j}].name"), &s.name)?,
-                status: s.status,
-            });
-        }
-        let mut settings = Vec::with_capacity(l.notifications.len());
-        let mut seen = HashSet::new();
-        for (j, n) in l.notifications.iter().enumerate() {
-            let nat = format!("{at}.notifications[{j}]");
-            let code = ProviderCode::parse(&n.provider)
-                .map_err(|e| invalid(format!("{nat}.provider"), e))?;
-            if !codes.contains(&code) && store.provider(&code)?.is_none() {
-                return Err(invalid(
-                    format!("{nat}.provider"),
-                    format!("unknown provider {code}"),
-                ));
-            }
-            if !seen.insert(code.clone()) {
-                return Err(invalid(
-                    format!("{nat}.provider"),
-                    format!("provider {code} appears twice"),
-                ));
-            }
-            let set_on = Date::parse(&n.set_on).map_err(|e| invalid(format!("{nat}.set_on"), e))?;
-            let method =
-                SettingMethod::parse(&n.method).map_err(|e| invalid(format!("{nat}.method"), e))?;
-            settings.push((
-                code,
-                SettingRecord {
-                    setting: n.setting,
-                    set_on,
-                    method,
-                },
-            ));
-        }
-        lines.push((id, key, services, settings));
-    }
-
-    let notices = match file.notices {
-        Some(notices) => Some(
-            notices
-                .iter()
-                .enumerate()
-                .map(|(i, n)| long_text(&format!("notices[{i}]"), n, 1_000))
-                .collect::<Result<Vec<_>, _>>()?,
-        ),
-        None => None,
-    };
-    let consent = match file.consent {
-        Some(c) => {
-            let version = text("consent.version", &c.version)?;
-            let text = long_text("consent.text", &c.text, 20_000)?;
-            let hash = hex::encode(Sha256::digest(text.as_bytes()));
-            Some(ConsentRecord {
-                version,
-                text,
-                hash,
-            })
-        }
-        None => None,
-    };
-
-    // Hash keys only once the whole file is known to be good. A key that
-    // matches the stored hash keeps it, so a second import changes nothing.
-    let mut resolved = Vec::with_capacity(lines.len());
-    for (id, key, services, settings) in lines {
-        let access_key_hash = match key {
-            KeyInput::Hash(phc) => phc,
-            KeyInput::Plain(key) => match store.line(&id)? {
-                Some(old) if password::verify(&key, &old.access_key_hash) => old.access_key_hash,
-                _ => password::hash(&key).map_err(|e| invalid(format!("line {id}"), e))?,
-            },
-        };
-        resolved.push(LineImport {
-            id,
-            record: LineRecord {
-                access_key_hash,
-                services,
-            },
-            settings,
+            Ok::<_, StoreError>(writer)
         });
+        let mut pending = Vec::with_capacity(chunk);
+        let mut logged = Instant::now();
+        let mut hand_over = |pending: &mut Vec<CheckedLine>| {
+            let lines = resolve_keys(store, std::mem::take(pending))?;
+            chunks += 1;
+            // Fails only when the writer has stopped on an error, which
+            // is then reported instead.
+            send.send(lines).map_err(|_| {
+                ImportError::Store(StoreError::Io(std::io::Error::other("the writer stopped")))
+            })
+        };
+        let reading = source
+            .read(&mut |part| {
+                if let Part::Line(i, entry) = part {
+                    pending.push(check::line(i, entry, &mut known)?);
+                    read += 1;
+                    if pending.len() >= chunk {
+                        hand_over(&mut pending)?;
+                        if logged.elapsed() >= Duration::from_secs(10) {
+                            logged = Instant::now();
+                            tracing::info!(lines = read, of = lines, "importing");
+                        }
+                    }
+                }
+                Ok(())
+            })
+            .and_then(|()| {
+                if pending.is_empty() {
+                    Ok(())
+                } else {
+                    hand_over(&mut pending)
+                }
+            });
+        // The writer ends when the channel closes.
+        drop(send);
+        (reading, writing.join())
+    });
+    let writer = writing.unwrap_or_else(|panic| std::panic::resume_unwind(panic))?;
+    reading?;
+    if read != lines {
+        return Err(ImportError::Changed(format!(
+            "the file had {lines} lines when checked and {read} when written"
+        )));
     }
-    Ok(ImportData {
-        providers,
-        lines: resolved,
-        notices,
-        consent,
+    let report = writer.finish()?;
+    Ok(Imported {
+        report,
+        lines,
+        chunks,
     })
 }
 
-enum KeyInput {
-    Plain(AccessKey),
-    Hash(String),
+/// Turns each line's key into its hash. Argon2 is slow on purpose, so
+/// a chunk with plain keys is spread over the cores.
+fn resolve_keys(store: &Store, lines: Vec<CheckedLine>) -> Result<Vec<LineImport>, ImportError> {
+    let plain = lines
+        .iter()
+        .filter(|l| matches!(l.key, KeyInput::Plain(_)))
+        .count();
+    let threads = std::thread::available_parallelism()
+        .map_or(1, NonZero::get)
+        .min(plain);
+    if threads < 2 {
+        return lines.into_iter().map(|l| resolve_key(store, l)).collect();
+    }
+    let per = lines.len().div_ceil(threads);
+    let mut rest = lines;
+    let mut parts = Vec::with_capacity(threads);
+    while rest.len() > per {
+        parts.push(rest.split_off(rest.len() - per));
+    }
+    parts.push(rest);
+    parts.reverse();
+    std::thread::scope(|scope| {
+        let running: Vec<_> = parts
+            .into_iter()
+            .map(|part| {
+                scope.spawn(move || {
+                    part.into_iter()
+                        .map(|l| resolve_key(store, l))
+                        .collect::<Result<Vec<_>, _>>()
+                })
+            })
+            .collect();
+        let mut resolved = Vec::new();
+        for thread in running {
+            let part = thread
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic))?;
+            resolved.extend(part);
+        }
+        Ok(resolved)
+    })
 }
 
-/// Notices and consent text: kept as written (line breaks allowed), not empty.
-fn long_text(at: &str, value: &str, max: usize) -> Result<String, ImportError> {
-    let value = value.trim();
-    if value.is_empty() {
-        return Err(invalid(at, "must not be empty"));
-    }
-    if value.chars().count() > max || value.chars().any(|c| c.is_control() && c != '\n') {
-        return Err(invalid(
-            at,
-            format!("must be at most {max} characters without control characters but line breaks"),
-        ));
-    }
-    Ok(value.to_owned())
+/// A PHC string is taken as it is. A plain key that matches the stored
+/// hash keeps it, so a second import changes nothing; any other is hashed.
+fn resolve_key(store: &Store, line: CheckedLine) -> Result<LineImport, ImportError> {
+    let CheckedLine {
+        id,
+        key,
+        services,
+        settings,
+    } = line;
+    let access_key_hash = match key {
+        KeyInput::Hash(phc) => phc,
+        KeyInput::Plain(key) => match store.line(&id)? {
+            Some(old) if password::verify(&key, &old.access_key_hash) => old.access_key_hash,
+            _ => password::hash(&key).map_err(|e| invalid(format!("line {id}"), e))?,
+        },
+    };
+    Ok(LineImport {
+        id,
+        record: LineRecord {
+            access_key_hash,
+            services,
+        },
+        settings,
+    })
 }

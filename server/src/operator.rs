@@ -4,25 +4,35 @@
 use std::fs::File;
 use std::io::{BufReader, BufWriter, Write};
 use std::path::{Path, PathBuf};
+use std::time::Instant;
 
 use shared::domain::ApplicationId;
 
-use crate::import;
+use crate::import::{self, ImportError};
 use crate::store::{ApplicationRecord, RestoreError, Store};
 
-/// `import <file> --db <dir>`: prints what changed.
+/// `import <file> --db <dir>`: prints what changed, then how fast the
+/// file was read (two passes: check, then write).
 pub fn run_import(file: &Path, db: &Path) -> Result<String, String> {
-    let store = Store::open(db).map_err(|e| e.to_string())?;
-    let r = import::import_path(&store, file)
-        .map_err(|e| format!("import refused, nothing written: {e}"))?;
+    let store = Store::open_for_import(db).map_err(|e| e.to_string())?;
+    let started = Instant::now();
+    let imported = import::import_path(&store, file).map_err(|e| match e {
+        ImportError::Unfinished(_) => format!("import of {} failed: {e}", file.display()),
+        _ => format!("import refused, nothing written: {e}"),
+    })?;
+    let seconds = started.elapsed().as_secs_f64();
+    let r = imported.report;
     Ok(format!(
-        "imported {}: {} providers, {} lines, {} settings written; notices {}; consent {}",
+        "imported {}: {} providers, {} lines, {} settings written; notices {}; consent {}\n\
+         {} lines in {seconds:.1} s: {:.0} lines/s",
         file.display(),
         r.providers,
         r.lines,
         r.settings,
         if r.notices { "replaced" } else { "unchanged" },
         if r.consent { "replaced" } else { "unchanged" },
+        imported.lines,
+        imported.lines as f64 / seconds.max(1e-9),
     ))
 }
 

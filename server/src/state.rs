@@ -7,6 +7,7 @@ use shared::domain::Timestamp;
 use tokio::sync::{Notify, Semaphore};
 
 use crate::config::ServeConfig;
+use crate::error::ApiError;
 use crate::store::Store;
 
 /// The state behind every handler. Cloning is cheap.
@@ -27,14 +28,26 @@ pub struct AppState {
 }
 
 impl AppState {
+    /// Runs a short store call — reads, and at most a small write that is
+    /// not synced — on the async worker itself: sled answers from its page
+    /// cache in microseconds, less than a hop to the blocking pool and back
+    /// costs. What waits for the disk (a sync) or hashes goes through
+    /// [`Self::blocking`].
+    pub fn read<T, E>(&self, f: impl FnOnce(&Store) -> Result<T, E>) -> Result<T, ApiError>
+    where
+        E: Into<ApiError>,
+    {
+        f(&self.store).map_err(Into::into)
+    }
+
     /// Runs a blocking store call (or Argon2) off the async workers.
     pub async fn blocking<T, E>(
         &self,
         f: impl FnOnce(&Store) -> Result<T, E> + Send + 'static,
-    ) -> Result<T, crate::error::ApiError>
+    ) -> Result<T, ApiError>
     where
         T: Send + 'static,
-        E: Into<crate::error::ApiError> + Send + 'static,
+        E: Into<ApiError> + Send + 'static,
     {
         let store = self.store.clone();
         tokio::task::spawn_blocking(move || f(&store))

@@ -13,12 +13,10 @@ pub async fn get_line_overview(
     State(state): State<AppState>,
     line: CurrentLine,
 ) -> Result<Json<LineOverview>, ApiError> {
-    let overview = state
-        .blocking(move |store| {
-            let record = store.line(&line.customer_id)?.ok_or(ApiError::NotFound)?;
-            Ok::<_, ApiError>(store.overview(&line.customer_id, &record)?)
-        })
-        .await?;
+    let overview = state.read(|store| {
+        let record = store.line(&line.customer_id)?.ok_or(ApiError::NotFound)?;
+        Ok::<_, ApiError>(store.overview(&line.customer_id, &record)?)
+    })?;
     Ok(Json(overview))
 }
 
@@ -28,8 +26,6 @@ pub async fn list_notifications(
     line: CurrentLine,
 ) -> Result<Json<Vec<NotificationRow>>, ApiError> {
     Ok(Json(
-        state
-            .blocking(move |store| store.notifications(&line.customer_id))
-            .await?,
+        state.read(|store| store.notifications(&line.customer_id))?,
     ))
 }

@@ -21,11 +21,9 @@ pub async fn list_providers(
         ));
     };
     let page = query.page.unwrap_or(1);
-    Ok(Json(
-        state
-            .blocking(move |store| store.provider_page(&line.customer_id, page))
-            .await?,
-    ))
+    Ok(Json(state.read(|store| {
+        store.provider_page(&line.customer_id, page)
+    })?))
 }
 
 /// `GET /api/consent`: the consent document in force (S4).
@@ -34,8 +32,7 @@ pub async fn get_consent(
     _line: CurrentLine,
 ) -> Result<Json<Consent>, ApiError> {
     let consent = state
-        .blocking(|store| store.consent())
-        .await?
+        .read(|store| store.consent())?
         .ok_or(ApiError::NotFound)?;
     Ok(Json(Consent {
         version: consent.version,

@@ -356,6 +356,7 @@ impl Store {
             }
             Ok(summary)
         });
+        self.forget_catalogue();
         match written {
             Ok(summary) if summary == checked => {
                 self.sync()?;

@@ -7,6 +7,9 @@ use super::{
     ConsentRecord, LineRecord, ProviderRecord, SettingRecord, Store, StoreError, decode, keys,
 };
 
+/// Every provider in code order: see [`Store::catalogue`].
+pub type Catalogue = std::sync::Arc<[(ProviderCode, ProviderRecord)]>;
+
 impl Store {
     /// A line, if loaded.
     pub fn line(&self, id: &CustomerId) -> Result<Option<LineRecord>, StoreError> {
@@ -65,6 +68,8 @@ impl Store {
     /// The providers set to 「通知する」 for a line, in code order.
     pub fn notifications(&self, id: &CustomerId) -> Result<Vec<NotificationRow>, StoreError> {
         let prefix = keys::line_prefix(id);
+        let catalogue = self.catalogue()?;
+        let pending = self.pending_providers(&prefix)?;
         let mut rows = Vec::new();
         for entry in self.settings.scan_prefix(&prefix) {
             let (key, value) = entry?;
@@ -73,12 +78,15 @@ impl Store {
                 continue;
             }
             let code = provider_code_of(&key[prefix.len()..])?;
-            let provider = self.provider(&code)?.ok_or_else(|| StoreError::Corrupt {
-                tree: "settings",
-                detail: format!("setting for unknown provider {code}"),
-            })?;
+            let provider = catalogue
+                .binary_search_by(|(c, _)| c.as_str().cmp(code.as_str()))
+                .map(|i| catalogue[i].1.clone())
+                .map_err(|_| StoreError::Corrupt {
+                    tree: "settings",
+                    detail: format!("setting for unknown provider {code}"),
+                })?;
             rows.push(NotificationRow {
-                pending: self.pending.contains_key(&key)?,
+                pending: pending.contains(&key[prefix.len()..]),
                 provider: code,
                 service_name: provider.service_name,
                 provider_name: provider.name,
@@ -90,35 +98,77 @@ impl Store {
         Ok(rows)
     }
 
+    /// Every provider in code order. Read from the tree once and kept:
+    /// providers change only by an import or a restore, which forget it.
+    pub fn catalogue(&self) -> Result<Catalogue, StoreError> {
+        if let Some(catalogue) = self.catalogue.read().ok().and_then(|c| c.clone()) {
+            return Ok(catalogue);
+        }
+        let mut all = Vec::new();
+        for entry in self.providers.iter() {
+            let (key, value) = entry?;
+            all.push((provider_code_of(&key)?, decode("providers", &value)?));
+        }
+        let catalogue: Catalogue = all.into();
+        if let Ok(mut kept) = self.catalogue.write() {
+            *kept = Some(catalogue.clone());
+        }
+        Ok(catalogue)
+    }
+
+    /// The codes (as bytes) of the providers with a change pending for the
+    /// line whose key prefix is `prefix`: one scan, usually empty.
+    fn pending_providers(
+        &self,
+        prefix: &[u8],
+    ) -> Result<std::collections::HashSet<Vec<u8>>, StoreError> {
+        self.pending
+            .scan_prefix(prefix)
+            .keys()
+            .map(|key| Ok(key?[prefix.len()..].to_vec()))
+            .collect()
+    }
+
+    /// Forgets the kept [`Self::catalogue`]; called by whatever writes
+    /// providers.
+    pub(super) fn forget_catalogue(&self) {
+        if let Ok(mut kept) = self.catalogue.write() {
+            *kept = None;
+        }
+    }
+
     /// One page of the providers that are 「通知しない」 for a line, in code
     /// order. A page past the last gives the last page.
     pub fn provider_page(&self, id: &CustomerId, page: u32) -> Result<ProviderPage, StoreError> {
         let per_page = PROVIDERS_PER_PAGE as usize;
-        let mut matching = Vec::new();
-        for entry in self.providers.iter() {
+        // The line's 「通知する」 providers, from its own few settings, then
+        // every other provider of the catalogue: no read per provider.
+        let prefix = keys::line_prefix(id);
+        let mut notified = std::collections::HashSet::new();
+        for entry in self.settings.scan_prefix(&prefix) {
             let (key, value) = entry?;
-            let code = provider_code_of(&key)?;
-            let setting_key = keys::line_provider(id, &code);
-            let notify = match self.settings.get(&setting_key)? {
-                Some(v) => decode::<SettingRecord>("settings", &v)?.setting == Setting::Notify,
-                None => false,
-            };
-            if !notify {
-                matching.push((code, value, setting_key));
+            if decode::<SettingRecord>("settings", &value)?.setting == Setting::Notify {
+                notified.insert(key[prefix.len()..].to_vec());
             }
         }
+        let catalogue = self.catalogue()?;
+        let pending = self.pending_providers(&prefix)?;
+        let matching: Vec<_> = catalogue
+            .iter()
+            .filter(|(code, _)| !notified.contains(code.as_str().as_bytes()))
+            .collect();
         let total = matching.len();
         let pages = total.div_ceil(per_page).max(1);
         let page = (page.max(1) as usize).min(pages);
         let mut items = Vec::with_capacity(per_page);
-        for (code, value, setting_key) in matching
+        for (code, provider) in matching
             .into_iter()
             .skip((page - 1) * per_page)
             .take(per_page)
         {
-            let provider: ProviderRecord = decode("providers", &value)?;
+            let (code, provider) = (code.clone(), provider.clone());
             items.push(ProviderRow {
-                pending: self.pending.contains_key(&setting_key)?,
+                pending: pending.contains(code.as_str().as_bytes()),
                 code,
                 service_name: provider.service_name,
                 name: provider.name,

@@ -19,6 +19,7 @@ mod records;
 mod sessions;
 
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, RwLock};
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -28,7 +29,7 @@ pub use audit::Audit;
 pub use export::{
     EXPORT_FORMAT, EXPORT_VERSION, ExportError, ExportSummary, RestoreError, RestoreSummary,
 };
-pub use import::{ImportData, ImportReport, LineImport};
+pub use import::{ImportHead, ImportReport, ImportWriter, LineImport};
 pub use records::{
     ApplicationRecord, ConsentRecord, LineRecord, LoginFailures, OutboxRecord, ProviderRecord,
     SessionRecord, SettingRecord,
@@ -57,7 +58,25 @@ pub enum StoreError {
     /// The group-commit thread is gone (the store is shutting down).
     #[error("the group-commit thread has stopped")]
     CommitThreadGone,
+    /// An import began writing and did not finish (it crashed or failed part
+    /// way), so the database holds only part of that file.
+    #[error(
+        "the import of {file} into {db} did not finish, so the database holds only part of it; \
+         run `kaisen import {file} --db {db}` again (any import that runs to its end clears this)"
+    )]
+    UnfinishedImport {
+        /// The file being imported.
+        file: String,
+        /// The database folder.
+        db: String,
+    },
 }
+
+/// sled's page cache for `serve` (sled's default).
+const CACHE: u64 = 1 << 30;
+/// sled's page cache for `import`. sled's process grows to about twice its
+/// cache; an import reads little back, and a smaller cache barely slows it.
+const IMPORT_CACHE: u64 = 128 << 20;
 
 /// The database. Cloning is cheap: every clone shares the same trees.
 #[derive(Clone)]
@@ -82,7 +101,8 @@ pub struct Store {
     /// the worker's queue, in due order.
     work: sled::Tree,
     /// Small singletons: `consent` → [`ConsentRecord`], `notices` → JSON
-    /// list of strings, `seq/YYYYMMDD` → u32 BE (that day's last sequence).
+    /// list of strings, `seq/YYYYMMDD` → u32 BE (that day's last sequence),
+    /// `import/unfinished` → the file's name (JSON) while an import writes.
     meta: sled::Tree,
     /// `application_id u64 BE` → [`OutboxRecord`] (JSON): completion mails
     /// not yet delivered, written in the transaction that completes the work.
@@ -93,15 +113,38 @@ pub struct Store {
     /// `session_id (32 hex chars)` → [`SessionRecord`] (JSON).
     sessions: sled::Tree,
     commit: commit::GroupCommit,
+    /// See [`Store::catalogue`].
+    catalogue: Arc<RwLock<Option<lines::Catalogue>>>,
     path: PathBuf,
 }
 
 impl Store {
-    /// Opens (or creates) the database in `path`, with every tree.
+    /// Opens (or creates) the database in `path`, with every tree. A
+    /// database whose last import did not finish is refused
+    /// ([`StoreError::UnfinishedImport`]): only an import may open it.
     pub fn open(path: &Path) -> Result<Self, StoreError> {
+        let store = Self::open_with(path, CACHE)?;
+        match store.unfinished_import()? {
+            Some(file) => Err(StoreError::UnfinishedImport {
+                file,
+                db: path.display().to_string(),
+            }),
+            None => Ok(store),
+        }
+    }
+
+    /// Opens the database in `path` for `import`, even when its last import
+    /// did not finish, with a smaller cache: an import reads each record at
+    /// most once.
+    pub fn open_for_import(path: &Path) -> Result<Self, StoreError> {
+        Self::open_with(path, IMPORT_CACHE)
+    }
+
+    fn open_with(path: &Path, cache: u64) -> Result<Self, StoreError> {
         let db = sled::Config::new()
             .path(path)
             .mode(sled::Mode::HighThroughput)
+            .cache_capacity(cache)
             .open()
             .map_err(|e| match e {
                 // sled reports a held lock as `Other`, naming it in the message.
@@ -125,6 +168,7 @@ impl Store {
             login_failures: tree("login_failures")?,
             outbox: tree("outbox")?,
             commit: commit::GroupCommit::start(db, path.to_path_buf()),
+            catalogue: Arc::default(),
             path: path.to_path_buf(),
         })
     }

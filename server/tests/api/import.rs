@@ -1,14 +1,22 @@
 //! The operator's import (SPEC §5), through the real import path, seen
 //! from the portal: a bad file changes nothing; a file imported twice
-//! changes nothing the second time.
+//! changes nothing the second time; a file is streamed in two passes and
+//! written in chunks, and an import that did not finish stops `serve`.
 
-use kaisen::import::ImportError;
-use kaisen::store::ImportReport;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use kaisen::import::{CHUNK, ImportError, Imported};
+use kaisen::startup::Server;
+use kaisen::store::{ImportReport, Store};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-use shared::domain::{AccessKey, CustomerId, ProviderCode};
+use shared::domain::{AccessKey, CustomerId, ProviderCode, Setting};
+use tempfile::TempDir;
 
-use crate::helpers::{BAD_CREDENTIALS, KEY_A, LINE_A, fixture, spawn_app, spawn_app_on};
+use crate::helpers::{
+    BAD_CREDENTIALS, KEY_A, LINE_A, fixture, open_store, spawn_app, spawn_app_on, test_config,
+};
 
 /// A small file of new lines and providers, beside the fixture.
 fn new_lines() -> Value {
@@ -280,10 +288,15 @@ async fn the_operator_import_command_loads_a_file_the_portal_then_serves() {
             .expect("imported")
     };
 
+    let (counts, speed) = printed.split_once('\n').expect("two lines");
     assert!(
-        printed.ends_with(
+        counts.ends_with(
             "45 providers, 2 lines, 4 settings written; notices replaced; consent replaced"
         ),
+        "{printed}"
+    );
+    assert!(
+        speed.starts_with("2 lines in ") && speed.ends_with(" lines/s"),
         "{printed}"
     );
     let app = spawn_app_on(&db, |_| {}).await;
@@ -312,4 +325,249 @@ async fn the_operator_import_command_refuses_a_bad_file_saying_nothing_was_writt
         "{message}"
     );
     assert!(message.contains("unknown variant `sometimes`"), "{message}");
+}
+
+/// Writes an import file whose top-level keys come in the order given.
+fn write_in_order(dir: &Path, parts: &[(&str, &Value)]) -> PathBuf {
+    let body: Vec<String> = parts
+        .iter()
+        .map(|(key, value)| format!("{}: {value}", json!(key)))
+        .collect();
+    let path = dir.join("import.json");
+    std::fs::write(&path, format!("{{{}}}", body.join(",\n"))).expect("written");
+    path
+}
+
+/// Streams the file at `path` into `store`, `chunk` lines at a time.
+async fn import_path(store: &Store, path: &Path, chunk: usize) -> Result<Imported, ImportError> {
+    let (store, path) = (store.clone(), path.to_path_buf());
+    tokio::task::spawn_blocking(move || kaisen::import::import_path_in_chunks(&store, &path, chunk))
+        .await
+        .expect("the import task does not panic")
+}
+
+#[tokio::test]
+async fn providers_listed_after_the_lines_that_name_them_are_known_to_them() {
+    let app = spawn_app().await;
+    let dir = TempDir::new().expect("a folder");
+    let file = new_lines();
+    let path = write_in_order(
+        dir.path(),
+        &[("lines", &file["lines"]), ("providers", &file["providers"])],
+    );
+
+    let imported = import_path(&app.store, &path, CHUNK)
+        .await
+        .expect("imported");
+
+    assert_eq!(
+        imported.report,
+        ImportReport {
+            providers: 1,
+            lines: 2,
+            settings: 2,
+            notices: false,
+            consent: false,
+        }
+    );
+    assert_eq!((imported.lines, imported.chunks), (2, 1));
+    let client = app.log_in("CAF0000000101", "New-Key-101").await;
+    assert_eq!(client.notified_codes().await, ["W0001", "X0001"]);
+}
+
+#[tokio::test]
+async fn an_unknown_provider_seen_only_at_the_end_is_named_by_the_first_line_naming_it() {
+    let app = spawn_app().await;
+    let dir = TempDir::new().expect("a folder");
+    let mut file = new_lines();
+    let notify = |code: &str| json!([{"provider": code, "setting": "notify", "set_on": "2026-01-05", "method": "初期設定"}]);
+    // lines[0] names X0001 before `providers` lists it; Q0404 (lines[1]) and
+    // Q0403 (lines[2]) are listed nowhere.
+    file["lines"][1]["notifications"] = notify("Q0404");
+    let third = json!({"customer_id": "CAF0000000103", "access_key": "New-Key-103", "notifications": notify("Q0403")});
+    file["lines"].as_array_mut().expect("a list").push(third);
+    let path = write_in_order(
+        dir.path(),
+        &[("lines", &file["lines"]), ("providers", &file["providers"])],
+    );
+
+    let message = refusal(
+        import_path(&app.store, &path, CHUNK)
+            .await
+            .map(|i| i.report),
+    );
+
+    assert_eq!(
+        message,
+        "lines[1] (CAF0000000102).notifications[0].provider: unknown provider Q0404"
+    );
+    assert_nothing_of_new_lines_stored(&app).await;
+    assert_eq!(app.store.unfinished_import().expect("readable"), None);
+}
+
+#[tokio::test]
+async fn a_customer_id_given_twice_in_a_streamed_file_names_the_line_that_repeats_it() {
+    let app = spawn_app().await;
+    let dir = TempDir::new().expect("a folder");
+    let mut file = new_lines();
+    let again = json!({"customer_id": "caf0000000101", "access_key": "New-Key-103"});
+    file["lines"].as_array_mut().expect("a list").push(again);
+    let path = write_in_order(
+        dir.path(),
+        &[("providers", &file["providers"]), ("lines", &file["lines"])],
+    );
+
+    let message = refusal(
+        import_path(&app.store, &path, CHUNK)
+            .await
+            .map(|i| i.report),
+    );
+
+    assert_eq!(
+        message,
+        "lines[2] (CAF0000000101).customer_id: line CAF0000000101 appears twice"
+    );
+    assert_nothing_of_new_lines_stored(&app).await;
+}
+
+#[tokio::test]
+async fn thousands_of_lines_are_written_in_chunks_and_every_one_can_be_read() {
+    let app = spawn_app().await;
+    let dir = TempDir::new().expect("a folder");
+    let key = AccessKey::parse("Bulk-Key-0001").expect("a key");
+    let phc = tokio::task::spawn_blocking(move || kaisen::password::hash(&key))
+        .await
+        .expect("no panic")
+        .expect("hashed");
+    let id = |n: u64| format!("CAF{:010}", 5_000_000 + n);
+    let setting = |n: u64| {
+        if n.is_multiple_of(2) {
+            "notify"
+        } else {
+            "do_not_notify"
+        }
+    };
+    let lines: Vec<Value> = (0..2_500)
+        .map(|n| {
+            json!({
+                "customer_id": id(n),
+                "access_key_hash": phc,
+                "services": [{"name": "フレッツ光クロス", "status": "利用中"}],
+                "notifications": [
+                    {"provider": "W0001", "setting": setting(n), "set_on": "2026-01-05", "method": "初期設定"},
+                ],
+            })
+        })
+        .collect();
+    let path = write_in_order(dir.path(), &[("lines", &Value::Array(lines))]);
+
+    let imported = import_path(&app.store, &path, 1_000)
+        .await
+        .expect("imported");
+
+    assert_eq!((imported.lines, imported.chunks), (2_500, 3));
+    assert_eq!(
+        imported.report,
+        ImportReport {
+            providers: 0,
+            lines: 2_500,
+            settings: 2_500,
+            notices: false,
+            consent: false,
+        }
+    );
+    let store = app.store.clone();
+    let (ids, phc_read) = (id, phc.clone());
+    tokio::task::spawn_blocking(move || {
+        let w0001 = ProviderCode::parse("W0001").expect("a code");
+        for n in 0..2_500 {
+            let line_id = CustomerId::parse(&ids(n)).expect("an ID");
+            let line = store.line(&line_id).expect("readable").expect("stored");
+            assert_eq!(line.access_key_hash, phc_read, "line {line_id}");
+            let stored = store
+                .setting(&line_id, &w0001)
+                .expect("readable")
+                .expect("stored");
+            let expected = if n.is_multiple_of(2) {
+                Setting::Notify
+            } else {
+                Setting::DoNotNotify
+            };
+            assert_eq!(stored.setting, expected, "line {line_id}");
+        }
+    })
+    .await
+    .expect("every line reads back");
+    let client = app.log_in(&id(1_234), "Bulk-Key-0001").await;
+    assert_eq!(client.notified_codes().await, ["W0001"]);
+
+    // A second import compares every record with the stored one, and
+    // writes nothing.
+    let again = import_path(&app.store, &path, 1_000)
+        .await
+        .expect("imported again");
+    assert_eq!(again.report, ImportReport::default());
+}
+
+/// Calls `attempt` until the database is no longer held by a store just
+/// dropped (sled lets go of its folder a moment later).
+async fn while_in_use<T, E: ToString>(
+    mut attempt: impl AsyncFnMut() -> Result<T, E>,
+) -> Result<T, E> {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        match attempt().await {
+            Err(e) if e.to_string().contains("in use") && Instant::now() < deadline => {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            outcome => return outcome,
+        }
+    }
+}
+
+#[tokio::test]
+async fn an_unfinished_import_stops_serve_until_an_import_runs_to_its_end() {
+    let dir = TempDir::new().expect("a folder");
+    let db = dir.path().join("db");
+    let name = "/srv/kaisen/lines.json";
+    {
+        let db = db.clone();
+        tokio::task::spawn_blocking(move || {
+            let store = open_store(&db);
+            // As if the import crashed while writing its lines.
+            let _ = store.begin_import(name).expect("begun");
+            assert_eq!(
+                store.unfinished_import().expect("readable").as_deref(),
+                Some(name)
+            );
+        })
+        .await
+        .expect("no panic");
+    }
+
+    let refused = while_in_use(async || Server::build(test_config(&db, dir.path())).await).await;
+
+    let message = refused.err().expect("serve refuses to start").to_string();
+    assert_eq!(
+        message,
+        format!(
+            "the import of {name} into {db} did not finish, so the database holds only part of it; \
+             run `kaisen import {name} --db {db}` again (any import that runs to its end clears this)",
+            db = db.display()
+        )
+    );
+
+    let file = dir.path().join("import.json");
+    std::fs::write(&file, fixture().to_string()).expect("written");
+    let imported = while_in_use(async || {
+        let (file, db) = (file.clone(), db.clone());
+        tokio::task::spawn_blocking(move || kaisen::operator::run_import(&file, &db))
+            .await
+            .expect("no panic")
+    })
+    .await;
+    imported.expect("imported");
+    let app = spawn_app_on(&db, |_| {}).await;
+    assert_eq!(app.store.unfinished_import().expect("readable"), None);
+    app.log_in(LINE_A, KEY_A).await;
 }

@@ -1,0 +1,269 @@
+//! The checks of an import file's entries. Each turns an entry into what
+//! the store needs, or fails naming the entry and field at fault.
+
+use std::collections::{HashMap, HashSet};
+
+use sha2::{Digest, Sha256};
+use shared::api::ServiceRow;
+use shared::domain::{AccessKey, CustomerId, Date, ProviderCode, SettingMethod};
+
+use super::{ConsentEntry, ImportError, LineEntry, ProviderEntry, invalid};
+use crate::password;
+use crate::store::{ConsentRecord, ProviderRecord, SettingRecord, Store};
+
+/// A checked line, its key not yet resolved to a hash.
+pub struct CheckedLine {
+    /// Its customer ID.
+    pub id: CustomerId,
+    /// Its key as the file gives it.
+    pub key: KeyInput,
+    /// Its services.
+    pub services: Vec<ServiceRow>,
+    /// Its settings per provider.
+    pub settings: Vec<(ProviderCode, SettingRecord)>,
+}
+
+/// A line's access key in the file.
+pub enum KeyInput {
+    /// In plain text: hashed on import, unless it matches the stored hash.
+    Plain(AccessKey),
+    /// Already an Argon2 PHC string.
+    Hash(String),
+}
+
+/// The ten digits of a customer ID as a number: a compact form for
+/// finding duplicates among millions of lines.
+pub fn id_number(id: &CustomerId) -> u64 {
+    id.as_str()
+        .bytes()
+        .skip(3)
+        .fold(0, |n, b| n * 10 + u64::from(b - b'0'))
+}
+
+/// The file's providers, in order; a code given twice is refused.
+pub fn providers(
+    list: &[ProviderEntry],
+) -> Result<Vec<(ProviderCode, ProviderRecord)>, ImportError> {
+    let mut checked = Vec::with_capacity(list.len());
+    let mut codes = HashSet::with_capacity(list.len());
+    for (i, p) in list.iter().enumerate() {
+        let at = format!("providers[{i}]");
+        let code = ProviderCode::parse(&p.code).map_err(|e| invalid(format!("{at}.code"), e))?;
+        if !codes.insert(code.clone()) {
+            return Err(invalid(
+                format!("{at}.code"),
+                format!("provider {code} appears twice"),
+            ));
+        }
+        let record = ProviderRecord {
+            service_name: text(&p.service_name, || format!("{at}.service_name"))?,
+            name: text(&p.name, || format!("{at}.name"))?,
+        };
+        checked.push((code, record));
+    }
+    Ok(checked)
+}
+
+/// Where a line names a provider: `lines[i]`, `notifications[j]`, and the
+/// place as an error names it.
+pub struct Place {
+    line: usize,
+    notification: usize,
+    at: String,
+}
+
+/// `lines[i]`: its customer ID, then every field; each provider it names
+/// must be `known`.
+pub fn line(
+    i: usize,
+    l: &LineEntry,
+    known: &mut KnownProviders<'_>,
+) -> Result<CheckedLine, ImportError> {
+    let id = CustomerId::parse(&l.customer_id)
+        .map_err(|e| invalid(format!("lines[{i}].customer_id"), e))?;
+    let at = || format!("lines[{i}] ({id})");
+    let key = match (&l.access_key, &l.access_key_hash) {
+        (Some(key), None) => KeyInput::Plain(
+            AccessKey::parse(key).map_err(|e| invalid(format!("{}.access_key", at()), e))?,
+        ),
+        (None, Some(phc)) if password::is_valid_phc(phc) => KeyInput::Hash(phc.clone()),
+        (None, Some(_)) => {
+            return Err(invalid(
+                format!("{}.access_key_hash", at()),
+                "is not an Argon2 PHC string",
+            ));
+        }
+        _ => {
+            return Err(invalid(
+                at(),
+                "needs exactly one of access_key and access_key_hash",
+            ));
+        }
+    };
+    let mut services = Vec::with_capacity(l.services.len());
+    for (j, s) in l.services.iter().enumerate() {
+        services.push(ServiceRow {
+            name: text(&s.name, || format!("{}.services[{j}].name", at()))?,
+            status: s.status,
+        });
+    }
+    let mut settings: Vec<(ProviderCode, SettingRecord)> =
+        Vec::with_capacity(l.notifications.len());
+    for (j, n) in l.notifications.iter().enumerate() {
+        let nat = || format!("{}.notifications[{j}]", at());
+        let code = ProviderCode::parse(&n.provider)
+            .map_err(|e| invalid(format!("{}.provider", nat()), e))?;
+        known.check(&code, &|| Place {
+            line: i,
+            notification: j,
+            at: format!("{}.provider", nat()),
+        })?;
+        if settings.iter().any(|(seen, _)| *seen == code) {
+            return Err(invalid(
+                format!("{}.provider", nat()),
+                format!("provider {code} appears twice"),
+            ));
+        }
+        let set_on = Date::parse(&n.set_on).map_err(|e| invalid(format!("{}.set_on", nat()), e))?;
+        let method =
+            SettingMethod::parse(&n.method).map_err(|e| invalid(format!("{}.method", nat()), e))?;
+        settings.push((
+            code,
+            SettingRecord {
+                setting: n.setting,
+                set_on,
+                method,
+            },
+        ));
+    }
+    Ok(CheckedLine {
+        id,
+        key,
+        services,
+        settings,
+    })
+}
+
+/// The notices, each kept as written.
+pub fn notices(list: &[String]) -> Result<Vec<String>, ImportError> {
+    list.iter()
+        .enumerate()
+        .map(|(i, n)| long_text(n, 1_000, || format!("notices[{i}]")))
+        .collect()
+}
+
+/// The consent document, identified by the SHA-256 of its text.
+pub fn consent(c: &ConsentEntry) -> Result<ConsentRecord, ImportError> {
+    let version = text(&c.version, || "consent.version".into())?;
+    let text = long_text(&c.text, 20_000, || "consent.text".into())?;
+    let hash = hex::encode(Sha256::digest(text.as_bytes()));
+    Ok(ConsentRecord {
+        version,
+        text,
+        hash,
+    })
+}
+
+/// Which providers the lines may name: the file's and the stored ones.
+/// The file's `providers` may come after its `lines`: until it has been
+/// read, a code neither stored nor yet known is remembered with the place
+/// that first named it, and judged by [`KnownProviders::finish`].
+pub struct KnownProviders<'s> {
+    store: &'s Store,
+    /// The file's codes, once its `providers` has been read.
+    file: Option<HashSet<ProviderCode>>,
+    /// Whether each code asked about is stored (the store is read once).
+    stored: HashMap<ProviderCode, bool>,
+    /// Codes named before the file's `providers` was read and not stored.
+    pending: HashMap<ProviderCode, Place>,
+}
+
+impl<'s> KnownProviders<'s> {
+    /// Nothing known yet but what `store` holds.
+    pub fn new(store: &'s Store) -> Self {
+        Self {
+            store,
+            file: None,
+            stored: HashMap::new(),
+            pending: HashMap::new(),
+        }
+    }
+
+    /// The file's providers have been read.
+    pub fn file_read(&mut self, providers: &[(ProviderCode, ProviderRecord)]) {
+        self.file = Some(providers.iter().map(|(code, _)| code.clone()).collect());
+    }
+
+    /// Checks that a line may name `code`, or remembers where it did.
+    pub fn check(
+        &mut self,
+        code: &ProviderCode,
+        place: &dyn Fn() -> Place,
+    ) -> Result<(), ImportError> {
+        if self.file.as_ref().is_some_and(|file| file.contains(code)) {
+            return Ok(());
+        }
+        let stored = match self.stored.get(code) {
+            Some(&stored) => stored,
+            None => {
+                let stored = self.store.provider(code)?.is_some();
+                self.stored.insert(code.clone(), stored);
+                stored
+            }
+        };
+        if stored {
+            return Ok(());
+        }
+        if self.file.is_some() {
+            return Err(invalid(place().at, format!("unknown provider {code}")));
+        }
+        self.pending.entry(code.clone()).or_insert_with(place);
+        Ok(())
+    }
+
+    /// After the whole file: the first place that named a provider neither
+    /// stored nor in the file, if any, is refused.
+    pub fn finish(&mut self) -> Result<(), ImportError> {
+        let file = self.file.get_or_insert_with(HashSet::new);
+        let unknown = self
+            .pending
+            .drain()
+            .filter(|(code, _)| !file.contains(code))
+            .min_by_key(|(_, place)| (place.line, place.notification));
+        match unknown {
+            Some((code, place)) => Err(invalid(place.at, format!("unknown provider {code}"))),
+            None => Ok(()),
+        }
+    }
+}
+
+/// Text fields of providers and services: 1 to 100 characters, no control
+/// characters. `at` names the field, should it be wrong.
+fn text(value: &str, at: impl Fn() -> String) -> Result<String, ImportError> {
+    let value = value.trim();
+    if value.is_empty() {
+        return Err(invalid(at(), "must not be empty"));
+    }
+    if value.chars().count() > 100 || value.chars().any(char::is_control) {
+        return Err(invalid(
+            at(),
+            "must be at most 100 characters without control characters",
+        ));
+    }
+    Ok(value.to_owned())
+}
+
+/// Notices and consent text: kept as written (line breaks allowed), not empty.
+fn long_text(value: &str, max: usize, at: impl Fn() -> String) -> Result<String, ImportError> {
+    let value = value.trim();
+    if value.is_empty() {
+        return Err(invalid(at(), "must not be empty"));
+    }
+    if value.chars().count() > max || value.chars().any(|c| c.is_control() && c != '\n') {
+        return Err(invalid(
+            at(),
+            format!("must be at most {max} characters without control characters but line breaks"),
+        ));
+    }
+    Ok(value.to_owned())
+}
