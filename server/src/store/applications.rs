@@ -10,8 +10,8 @@ use sled::Transactional;
 use sled::transaction::{ConflictableTransactionError, TransactionError, TransactionalTree};
 
 use super::{
-    ApplicationRecord, ConsentRecord, OutboxRecord, ProviderRecord, SettingRecord, Store,
-    StoreError, decode, encode, keys,
+    ApplicationRecord, ConsentRecord, OutboxRecord, SettingRecord, Store, StoreError, decode,
+    encode, keys,
 };
 
 /// An application to store, already validated.
@@ -117,6 +117,7 @@ impl Store {
     /// and its work, in one transaction. A key already used returns the
     /// application it made. Call [`Store::sync`] before acknowledging.
     pub fn submit(&self, new: &NewApplication) -> Result<Submitted, SubmitError> {
+        let catalogue = self.catalogue()?;
         let trees = (
             &self.applications,
             &self.line_applications,
@@ -124,11 +125,17 @@ impl Store {
             &self.idempotency,
             &self.work,
             &self.meta,
-            &self.providers,
             &self.settings,
         );
-        flatten(trees.transaction(
-            |(apps, line_apps, pending, idem, work, meta, providers, settings)| {
+        // Every submission reads and writes its day's sequence, so two at
+        // once conflict and sled runs one of them again; one at a time,
+        // each runs once.
+        let _one_at_a_time = self
+            .submissions
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        flatten(
+            trees.transaction(|(apps, line_apps, pending, idem, work, meta, settings)| {
                 let idem_key = keys::line_idempotency(&new.customer_id, &new.idempotency_key);
                 if let Some(id) = idem.get(&idem_key)? {
                     let id = id_from("idempotency", &id).or_else(abort)?;
@@ -156,10 +163,10 @@ impl Store {
 
                 let mut changes = Vec::with_capacity(new.providers.len());
                 for code in &new.providers {
-                    let Some(provider) = providers.get(code.as_str())? else {
+                    let Ok(i) = catalogue.binary_search_by(|(c, _)| c.cmp(code)) else {
                         return abort(SubmitError::UnknownProvider(code.clone()));
                     };
-                    let provider: ProviderRecord = tx_decode("providers", &provider)?;
+                    let provider = catalogue[i].1.clone();
                     let key = keys::line_provider(&new.customer_id, code);
                     if pending.get(&key)?.is_some() {
                         return abort(SubmitError::ProviderBusy(provider.name));
@@ -229,8 +236,8 @@ impl Store {
                     record,
                     replayed: false,
                 })
-            },
-        ))
+            }),
+        )
     }
 
     /// An application by its ID.

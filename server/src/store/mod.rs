@@ -19,7 +19,7 @@ mod records;
 mod sessions;
 
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -115,6 +115,8 @@ pub struct Store {
     commit: commit::GroupCommit,
     /// See [`Store::catalogue`].
     catalogue: Arc<RwLock<Option<lines::Catalogue>>>,
+    /// Held by each submission's transaction (see [`Store::submit`]).
+    submissions: Arc<Mutex<()>>,
     path: PathBuf,
 }
 
@@ -169,6 +171,7 @@ impl Store {
             outbox: tree("outbox")?,
             commit: commit::GroupCommit::start(db, path.to_path_buf()),
             catalogue: Arc::default(),
+            submissions: Arc::default(),
             path: path.to_path_buf(),
         })
     }
