@@ -40,6 +40,11 @@ pub fn build(optimise: bool) -> Result<PathBuf> {
         .typescript(false)
         .out_name("kaisen")
         .generate(work.path())?;
+    // JS snippets of dependencies would be imported from paths this build
+    // does not serve; none are used today: fail loudly if one appears.
+    if work.path().join("snippets").exists() {
+        return Err("wasm-bindgen wrote snippets/, which the site does not serve yet".into());
+    }
     let bundle = work.path().join("kaisen_bg.wasm");
     if optimise {
         wasm_opt(&root, &bundle)?;

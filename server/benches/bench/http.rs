@@ -189,11 +189,11 @@ pub fn quantile_ms(samples: &[Duration], q: f64) -> f64 {
 }
 
 /// Runs `plan` against `addr`: client `c`'s `n`-th request (counted over
-/// all clients) is `request(c, n)`.
+/// all clients) is `request(c, n)`; `None` ends that client.
 pub async fn run(
     addr: SocketAddr,
     plan: Plan,
-    request: impl Fn(usize, usize) -> Vec<u8> + Send + Sync + 'static,
+    request: impl Fn(usize, usize) -> Option<Vec<u8>> + Send + Sync + 'static,
 ) -> Outcome {
     let request = Arc::new(request);
     let next = Arc::new(AtomicUsize::new(0));
@@ -209,7 +209,9 @@ pub async fn run(
                     if n >= plan.requests || started.elapsed() >= plan.time {
                         break;
                     }
-                    let bytes = request(client, n);
+                    let Some(bytes) = request(client, n) else {
+                        break;
+                    };
                     let sent = Instant::now();
                     let answer = match conn.take() {
                         Some(c) => Ok(c),

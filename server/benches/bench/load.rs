@@ -18,6 +18,8 @@ const NOTIFY: usize = 10;
 const READERS: usize = 32;
 /// Clients flooding the login.
 const FLOODERS: usize = 50;
+/// Each read run's warm-up (connections, caches) before it is measured.
+const WARM_UP: Duration = Duration::from_millis(500);
 
 /// Runs every load measurement for `secs` each and prints the table.
 pub async fn run(secs: u64) {
@@ -152,11 +154,11 @@ async fn read(
     let path = path.to_owned();
     let request = move |client: usize, _| {
         let session = sessions.as_ref().map(|s| s[client % s.len()].as_str());
-        http::get(addr, &path, session)
+        Some(http::get(addr, &path, session))
     };
     // Warm up (connections, caches), then measure.
     let warm = Plan {
-        time: Duration::from_millis(500),
+        time: WARM_UP,
         ..plan
     };
     let request = Arc::new(request);
@@ -186,9 +188,10 @@ async fn submit(
     };
     http::run(addr, plan, move |client, _| {
         let line = (first + client + 1) as u64;
+        // A client whose line has every provider submitted stops.
         let provider = loop {
             let k = next[client].fetch_add(1, Ordering::Relaxed);
-            let p = PROVIDERS.saturating_sub(k).max(1);
+            let p = PROVIDERS.checked_sub(k).filter(|&p| p > 0)?;
             if !(0..NOTIFY).any(|j| server::notified(line, j, PROVIDERS, NOTIFY) == p) {
                 break p;
             }
@@ -205,22 +208,24 @@ async fn submit(
                 "wants_mail": false
             }
         });
-        http::post_json(
+        Some(http::post_json(
             addr,
             "/api/applications",
             Some(&sessions[first + client]),
             "",
             body.to_string().as_bytes(),
-        )
+        ))
     })
     .await
 }
 
+/// The flood, for `time` plus the reader's warm-up, so that every read
+/// measured falls inside it.
 async fn flood(addr: SocketAddr, time: Duration) -> Outcome {
     let plan = Plan {
         clients: FLOODERS,
         requests: 10_000_000,
-        time,
+        time: time + WARM_UP,
     };
     http::run(addr, plan, move |_, n| {
         let body = serde_json::json!({
@@ -233,13 +238,13 @@ async fn flood(addr: SocketAddr, time: Duration) -> Outcome {
             (n >> 8) & 255,
             n & 255
         );
-        http::post_json(
+        Some(http::post_json(
             addr,
             "/api/session",
             None,
             &from,
             body.to_string().as_bytes(),
-        )
+        ))
     })
     .await
 }

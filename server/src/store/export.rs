@@ -384,6 +384,7 @@ impl Store {
         for tree in self.durable_trees() {
             tree.clear()?;
         }
+        self.forget_catalogue();
         self.sync()
     }
 }

@@ -1,5 +1,7 @@
 //! Reads of lines, providers and settings: what S1, S2 and S3 show.
 
+use std::sync::PoisonError;
+
 use shared::api::{LineOverview, NotificationRow, PROVIDERS_PER_PAGE, ProviderPage, ProviderRow};
 use shared::domain::{CustomerId, ProviderCode, ServiceStatus, Setting};
 
@@ -9,6 +11,13 @@ use super::{
 
 /// Every provider in code order: see [`Store::catalogue`].
 pub type Catalogue = std::sync::Arc<[(ProviderCode, ProviderRecord)]>;
+
+/// The kept [`Catalogue`], if any, and how many times it was forgotten.
+#[derive(Default)]
+pub(super) struct KeptCatalogue {
+    forgotten: u64,
+    catalogue: Option<Catalogue>,
+}
 
 impl Store {
     /// A line, if loaded.
@@ -101,17 +110,30 @@ impl Store {
     /// Every provider in code order. Read from the tree once and kept:
     /// providers change only by an import or a restore, which forget it.
     pub fn catalogue(&self) -> Result<Catalogue, StoreError> {
-        if let Some(catalogue) = self.catalogue.read().ok().and_then(|c| c.clone()) {
-            return Ok(catalogue);
-        }
+        let forgotten = {
+            let kept = self
+                .catalogue
+                .read()
+                .unwrap_or_else(PoisonError::into_inner);
+            if let Some(catalogue) = &kept.catalogue {
+                return Ok(catalogue.clone());
+            }
+            kept.forgotten
+        };
         let mut all = Vec::new();
         for entry in self.providers.iter() {
             let (key, value) = entry?;
             all.push((provider_code_of(&key)?, decode("providers", &value)?));
         }
         let catalogue: Catalogue = all.into();
-        if let Ok(mut kept) = self.catalogue.write() {
-            *kept = Some(catalogue.clone());
+        let mut kept = self
+            .catalogue
+            .write()
+            .unwrap_or_else(PoisonError::into_inner);
+        // Forgotten meanwhile: providers were written while they were read,
+        // so what was read may be out of date. Keep it only if not.
+        if kept.forgotten == forgotten {
+            kept.catalogue = Some(catalogue.clone());
         }
         Ok(catalogue)
     }
@@ -132,9 +154,12 @@ impl Store {
     /// Forgets the kept [`Self::catalogue`]; called by whatever writes
     /// providers.
     pub(super) fn forget_catalogue(&self) {
-        if let Ok(mut kept) = self.catalogue.write() {
-            *kept = None;
-        }
+        let mut kept = self
+            .catalogue
+            .write()
+            .unwrap_or_else(PoisonError::into_inner);
+        kept.forgotten += 1;
+        kept.catalogue = None;
     }
 
     /// One page of the providers that are 「通知しない」 for a line, in code

@@ -1,7 +1,10 @@
 //! kaisen's storage: the only module that imports sled, so that a second
 //! engine can stand behind the same interface later (SPEC §8).
 //!
-//! Every method is blocking: handlers call them through `spawn_blocking`.
+//! Every method is blocking. Handlers run short reads (and small unsynced
+//! writes) on the async worker (`AppState::read`): sled answers them from
+//! its cache in microseconds. Whatever waits for the disk or hashes goes
+//! through `spawn_blocking` (`AppState::blocking`).
 //! Writes that touch more than one tree are one multi-tree transaction whose
 //! body has no side effects (sled may run it again). A write that must
 //! survive a crash before it is acknowledged waits for [`Store::sync`].
@@ -114,7 +117,7 @@ pub struct Store {
     sessions: sled::Tree,
     commit: commit::GroupCommit,
     /// See [`Store::catalogue`].
-    catalogue: Arc<RwLock<Option<lines::Catalogue>>>,
+    catalogue: Arc<RwLock<lines::KeptCatalogue>>,
     /// Held by each submission's transaction (see [`Store::submit`]).
     submissions: Arc<Mutex<()>>,
     path: PathBuf,
