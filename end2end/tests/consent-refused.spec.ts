@@ -4,6 +4,7 @@
 import type { Page } from '@playwright/test';
 import { expect, test } from './fixtures';
 import {
+  expectLoaded,
   expectScreen,
   heading,
   line,
@@ -64,5 +65,6 @@ test('「同意しない」 tells the subscriber that the application was abando
   await page.getByRole('button', { name: '同意しない', exact: true }).click();
 
   await expectScreen(page, heading.detail);
+  await expectLoaded(page);
   await expect(page.getByRole('status')).toHaveText('お申し込みを中止しました。通知設定は変更されていません。');
 });

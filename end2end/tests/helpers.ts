@@ -66,6 +66,11 @@ export async function expectScreen(page: Page, name: string): Promise<void> {
   await expect(page.getByRole('heading', { level: 1, name, exact: true })).toBeVisible();
 }
 
+/** Expects the screen's data loaded: its 「読み込み中です…」 status gone. */
+export async function expectLoaded(page: Page): Promise<void> {
+  await expect(page.getByRole('status').filter({ hasText: '読み込み中です…' })).toHaveCount(0);
+}
+
 /** Logs in on S0 with the given ID and key, and waits for S1. */
 export async function login(page: Page, customerId: string, accessKey: string): Promise<void> {
   await page.goto('/');

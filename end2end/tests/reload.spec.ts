@@ -6,6 +6,7 @@
 import { expect, test } from './fixtures';
 import {
   described,
+  expectLoaded,
   expectScreen,
   fillApplicant,
   heading,
@@ -103,6 +104,7 @@ test('a step opened by its address without a flow leads to S2 with a message', a
 
   await expectScreen(page, heading.detail);
   await expect(page).toHaveURL(/\/notification$/);
+  await expectLoaded(page);
   await expect(page.getByRole('status')).toHaveText(
     'お手続きの途中の情報が見つからないため、はじめからお手続きをやり直してください。',
   );
@@ -110,6 +112,7 @@ test('a step opened by its address without a flow leads to S2 with a message', a
 
   await page.goto('/notification/apply/applicant');
   await expectScreen(page, heading.detail);
+  await expectLoaded(page);
   await expect(page.getByRole('status')).toContainText('はじめからお手続きをやり直してください');
 });
 
