@@ -62,7 +62,7 @@ impl FromRequestParts<AppState> for CurrentLine {
         let idle = i64::try_from(state.config.idle_timeout.as_secs()).unwrap_or(i64::MAX);
         let limit = i64::try_from(state.config.session_limit.as_secs()).unwrap_or(i64::MAX);
         let id = session_id.clone();
-        state.read(|store| {
+        state.inline(|store| {
             let Some(mut record) = store.session(&id)? else {
                 return Err(ApiError::SessionExpired);
             };

@@ -33,7 +33,7 @@ impl AppState {
     /// cache in microseconds, less than a hop to the blocking pool and back
     /// costs. What waits for the disk (a sync) or hashes goes through
     /// [`Self::blocking`].
-    pub fn read<T, E>(&self, f: impl FnOnce(&Store) -> Result<T, E>) -> Result<T, ApiError>
+    pub fn inline<T, E>(&self, f: impl FnOnce(&Store) -> Result<T, E>) -> Result<T, ApiError>
     where
         E: Into<ApiError>,
     {

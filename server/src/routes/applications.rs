@@ -107,7 +107,7 @@ pub async fn list_applications(
     State(state): State<AppState>,
     line: CurrentLine,
 ) -> Result<Json<Vec<Receipt>>, ApiError> {
-    let records = state.read(|store| store.line_applications(&line.customer_id))?;
+    let records = state.inline(|store| store.line_applications(&line.customer_id))?;
     Ok(Json(
         records
             .into_iter()
@@ -129,7 +129,7 @@ pub async fn get_receipt(
         return Err(ApiError::NotFound);
     };
     let id = ApplicationId::parse(&id).map_err(|_| ApiError::NotFound)?;
-    let record = state.read(|store| store.application(id))?;
+    let record = state.inline(|store| store.application(id))?;
     match record {
         Some(r) if r.customer_id == line.customer_id => Ok(Json(receipt(r, &state.config.contact))),
         _ => Err(ApiError::NotFound),

@@ -13,7 +13,7 @@ pub async fn get_line_overview(
     State(state): State<AppState>,
     line: CurrentLine,
 ) -> Result<Json<LineOverview>, ApiError> {
-    let overview = state.read(|store| {
+    let overview = state.inline(|store| {
         let record = store.line(&line.customer_id)?.ok_or(ApiError::NotFound)?;
         Ok::<_, ApiError>(store.overview(&line.customer_id, &record)?)
     })?;
@@ -26,6 +26,6 @@ pub async fn list_notifications(
     line: CurrentLine,
 ) -> Result<Json<Vec<NotificationRow>>, ApiError> {
     Ok(Json(
-        state.read(|store| store.notifications(&line.customer_id))?,
+        state.inline(|store| store.notifications(&line.customer_id))?,
     ))
 }

@@ -21,7 +21,7 @@ pub async fn list_providers(
         ));
     };
     let page = query.page.unwrap_or(1);
-    Ok(Json(state.read(|store| {
+    Ok(Json(state.inline(|store| {
         store.provider_page(&line.customer_id, page)
     })?))
 }
@@ -32,7 +32,7 @@ pub async fn get_consent(
     _line: CurrentLine,
 ) -> Result<Json<Consent>, ApiError> {
     let consent = state
-        .read(|store| store.consent())?
+        .inline(|store| store.consent())?
         .ok_or(ApiError::NotFound)?;
     Ok(Json(Consent {
         version: consent.version,

@@ -2,7 +2,7 @@
 //! engine can stand behind the same interface later (SPEC §8).
 //!
 //! Every method is blocking. Handlers run short reads (and small unsynced
-//! writes) on the async worker (`AppState::read`): sled answers them from
+//! writes) on the async worker (`AppState::inline`): sled answers them from
 //! its cache in microseconds. Whatever waits for the disk or hashes goes
 //! through `spawn_blocking` (`AppState::blocking`).
 //! Writes that touch more than one tree are one multi-tree transaction whose

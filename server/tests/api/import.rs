@@ -346,6 +346,11 @@ async fn import_path(store: &Store, path: &Path, chunk: usize) -> Result<Importe
         .expect("the import task does not panic")
 }
 
+/// The message of a file at `path` refused by a chunked import.
+async fn file_refusal(store: &Store, path: &Path) -> String {
+    refusal(import_path(store, path, CHUNK).await.map(|i| i.report))
+}
+
 #[tokio::test]
 async fn providers_listed_after_the_lines_that_name_them_are_known_to_them() {
     let app = spawn_app().await;
@@ -391,11 +396,7 @@ async fn an_unknown_provider_seen_only_at_the_end_is_named_by_the_first_line_nam
         &[("lines", &file["lines"]), ("providers", &file["providers"])],
     );
 
-    let message = refusal(
-        import_path(&app.store, &path, CHUNK)
-            .await
-            .map(|i| i.report),
-    );
+    let message = file_refusal(&app.store, &path).await;
 
     assert_eq!(
         message,
@@ -417,11 +418,7 @@ async fn a_customer_id_given_twice_in_a_streamed_file_names_the_line_that_repeat
         &[("providers", &file["providers"]), ("lines", &file["lines"])],
     );
 
-    let message = refusal(
-        import_path(&app.store, &path, CHUNK)
-            .await
-            .map(|i| i.report),
-    );
+    let message = file_refusal(&app.store, &path).await;
 
     assert_eq!(
         message,
