@@ -13,6 +13,7 @@ pub mod mail;
 pub mod operator;
 pub mod password;
 pub mod routes;
+pub mod security;
 pub mod startup;
 pub mod state;
 pub mod store;

@@ -10,16 +10,6 @@ use crate::store::ApplicationRecord;
 /// The sender, as the mail shows it.
 const FROM: &str = "回線情報通知 受付センター <noreply@kaisen.example>";
 
-/// The customer ID with all but its prefix and last four digits hidden.
-fn masked(customer_id: &str) -> String {
-    let (head, tail) = customer_id.split_at(customer_id.len().saturating_sub(4));
-    format!(
-        "{}{}{tail}",
-        &head[..head.len().min(3)],
-        "*".repeat(head.len().saturating_sub(3))
-    )
-}
-
 /// The mail for a completed application that wished one.
 pub fn compose(record: &ApplicationRecord, contact: &[String]) -> Result<Message, String> {
     let to = record
@@ -38,7 +28,7 @@ pub fn compose(record: &ApplicationRecord, contact: &[String]) -> Result<Message
          ■変更内容\n",
         name = record.applicant.name,
         id = record.id,
-        customer = masked(record.customer_id.as_str()),
+        customer = record.customer_id.masked(),
         received = record.received_at.display_jst(),
         completed = completed.display_jst(),
     );
@@ -65,14 +55,4 @@ pub fn compose(record: &ApplicationRecord, contact: &[String]) -> Result<Message
         .header(ContentType::TEXT_PLAIN)
         .body(body)
         .map_err(|e| e.to_string())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::masked;
-
-    #[test]
-    fn customer_id_shows_only_prefix_and_last_four_digits() {
-        assert_eq!(masked("CAF0123456789"), "CAF******6789");
-    }
 }

@@ -28,6 +28,12 @@ impl CustomerId {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+
+    /// The ID with all but `CAF` and its last four digits hidden
+    /// (`CAF******0001`): how mails and logs show it.
+    pub fn masked(&self) -> String {
+        format!("CAF******{}", &self.0[self.0.len() - 4..])
+    }
 }
 
 impl TryFrom<String> for CustomerId {
@@ -97,6 +103,14 @@ impl fmt::Debug for AccessKey {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn masked_id_shows_only_prefix_and_last_four_digits() {
+        assert_eq!(
+            CustomerId::parse("CAF0123456789").unwrap().masked(),
+            "CAF******6789"
+        );
+    }
 
     #[test]
     fn plain_customer_id_is_accepted() {
