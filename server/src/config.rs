@@ -77,6 +77,12 @@ pub struct ServeConfig {
     /// The database folder (created if missing).
     #[arg(long, env = "KAISEN_DB")]
     pub db: PathBuf,
+    /// The origin subscribers use, e.g. `https://kaisen.example.jp` (scheme,
+    /// host and port; no path). State-changing requests must come from it.
+    /// Without it, the request's own authority (`Host`, or HTTP/2's
+    /// `:authority`) and the listener's scheme are the origin.
+    #[arg(long, env = "KAISEN_PUBLIC_URL", value_parser = PublicOrigin::parse)]
+    pub public_url: Option<PublicOrigin>,
     /// How long the provisioning work takes, e.g. `60m`, `3s`.
     #[arg(long, env = "KAISEN_WORK_DELAY", default_value = "60m", value_parser = humantime::parse_duration)]
     pub work_delay: Duration,
@@ -141,7 +147,9 @@ fn default_contact() -> Vec<String> {
 impl ServeConfig {
     /// Whether subscribers reach the portal over HTTPS.
     pub fn https(&self) -> bool {
-        self.tls_cert.is_some() || self.assume_https
+        self.tls_cert.is_some()
+            || self.assume_https
+            || self.public_url.as_ref().is_some_and(PublicOrigin::is_https)
     }
 
     /// The session cookie's name: over HTTPS with the `__Host-` prefix, which
@@ -151,6 +159,112 @@ impl ServeConfig {
             "__Host-kaisen_session"
         } else {
             "kaisen_session"
+        }
+    }
+}
+
+/// An origin: scheme, host and port (the default port of the scheme when
+/// none is written), as a browser's `Origin` header names a site.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PublicOrigin {
+    https: bool,
+    host: String,
+    port: u16,
+}
+
+impl PublicOrigin {
+    /// Parses `--public-url`: `http://` or `https://`, a host, an optional
+    /// port, and at most a trailing `/`.
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let bad = |why: &str| format!("{text}: {why} (expected e.g. https://kaisen.example.jp)");
+        let uri: axum::http::Uri = text.parse().map_err(|_| bad("not a URL"))?;
+        let https = match uri.scheme_str() {
+            Some("https") => true,
+            Some("http") => false,
+            _ => return Err(bad("the scheme must be http or https")),
+        };
+        if !matches!(uri.path(), "" | "/") || uri.query().is_some() {
+            return Err(bad("an origin has no path or query"));
+        }
+        let authority = uri.authority().ok_or_else(|| bad("no host"))?;
+        if authority.as_str().contains('@') {
+            return Err(bad("an origin has no user name"));
+        }
+        Self::from_authority(https, authority.as_str()).ok_or_else(|| bad("no host"))
+    }
+
+    /// The origin of a request that reached a listener of this scheme with
+    /// this authority (`host[:port]`).
+    pub fn from_authority(https: bool, authority: &str) -> Option<Self> {
+        let authority: axum::http::uri::Authority = authority.parse().ok()?;
+        if authority.host().is_empty() || authority.as_str().contains('@') {
+            return None;
+        }
+        Some(Self {
+            https,
+            host: authority.host().to_ascii_lowercase(),
+            port: authority.port_u16().unwrap_or(if https { 443 } else { 80 }),
+        })
+    }
+
+    /// The origin an `Origin` header names; `None` for `null` or garbage.
+    pub fn from_origin_header(origin: &str) -> Option<Self> {
+        if let Some(authority) = origin.strip_prefix("https://") {
+            Self::from_authority(true, authority)
+        } else {
+            Self::from_authority(false, origin.strip_prefix("http://")?)
+        }
+    }
+
+    /// Whether the scheme is `https`.
+    pub fn is_https(&self) -> bool {
+        self.https
+    }
+}
+
+impl std::fmt::Display for PublicOrigin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let (scheme, default) = if self.https {
+            ("https", 443)
+        } else {
+            ("http", 80)
+        };
+        write!(f, "{scheme}://{}", self.host)?;
+        if self.port != default {
+            write!(f, ":{}", self.port)?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::PublicOrigin;
+
+    #[test]
+    fn a_public_url_is_an_origin_with_its_default_port_made_explicit() {
+        let origin = PublicOrigin::parse("https://Kaisen.Example.jp/").unwrap();
+        assert_eq!(origin.to_string(), "https://kaisen.example.jp");
+        assert_eq!(
+            PublicOrigin::from_origin_header("https://kaisen.example.jp:443"),
+            Some(origin)
+        );
+        let port = PublicOrigin::parse("http://10.0.0.5:8080").unwrap();
+        assert_eq!(port.to_string(), "http://10.0.0.5:8080");
+        assert!(!port.is_https());
+    }
+
+    #[test]
+    fn a_public_url_with_a_path_another_scheme_or_no_host_is_refused() {
+        for bad in [
+            "https://kaisen.example.jp/portal",
+            "ftp://kaisen.example.jp",
+            "kaisen.example.jp",
+            "https://user@kaisen.example.jp",
+            "https://kaisen.example.jp/?a=b",
+            "https://",
+        ] {
+            assert!(PublicOrigin::parse(bad).is_err(), "{bad}");
         }
     }
 }

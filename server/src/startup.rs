@@ -50,6 +50,10 @@ pub fn router(state: AppState) -> Router {
         HeaderValue::from_static("no-store"),
     );
     let api = routes::api()
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            crate::csrf::same_origin_json,
+        ))
         .layer(no_store.clone())
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .layer(axum::middleware::from_fn_with_state(

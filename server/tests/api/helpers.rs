@@ -126,6 +126,7 @@ pub fn test_config(db: &Path, site: &Path) -> ServeConfig {
         tls_cert: None,
         tls_key: None,
         assume_https: false,
+        public_url: None,
         work_delay: Duration::from_secs(2),
         demo: false,
         site: site.to_path_buf(),

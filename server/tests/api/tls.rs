@@ -37,12 +37,8 @@ async fn https_request(addr: &str, cert_der: Vec<u8>, request: String) -> String
 
 #[tokio::test]
 async fn over_tls_the_session_cookie_is_host_prefixed_and_secure_and_hsts_is_sent() {
-    let certified =
-        rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).expect("a certificate");
     let dir = tempfile::TempDir::new().expect("a folder");
-    let (cert, key) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
-    std::fs::write(&cert, certified.cert.pem()).expect("written");
-    std::fs::write(&key, certified.signing_key.serialize_pem()).expect("written");
+    let (der, cert, key) = certificate(dir.path());
     let app = spawn_app_with(|c| {
         c.tls_cert = Some(cert.clone());
         c.tls_key = Some(key.clone());
@@ -55,7 +51,7 @@ async fn over_tls_the_session_cookie_is_host_prefixed_and_secure_and_hsts_is_sen
         "POST /api/session HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
         body.len()
     );
-    let response = https_request(&addr, certified.cert.der().to_vec(), login).await;
+    let response = https_request(&addr, der, login).await;
 
     assert!(response.starts_with("HTTP/1.1 200"), "{response}");
     let lower = response.to_ascii_lowercase();
@@ -105,4 +101,114 @@ async fn over_plain_http_no_hsts_is_sent_and_the_cookie_is_not_secure() {
         cookie.starts_with("kaisen_session=") && !cookie.contains("Secure"),
         "{cookie}"
     );
+}
+
+/// A self-signed certificate for `localhost`, written as PEM files in
+/// `dir`: (certificate DER, certificate path, key path).
+fn certificate(dir: &std::path::Path) -> (Vec<u8>, std::path::PathBuf, std::path::PathBuf) {
+    let certified =
+        rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).expect("a certificate");
+    let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
+    std::fs::write(&cert, certified.cert.pem()).expect("written");
+    std::fs::write(&key, certified.signing_key.serialize_pem()).expect("written");
+    (certified.cert.der().to_vec(), cert, key)
+}
+
+/// A client that speaks HTTP/2 only (as browsers do over TLS) and trusts
+/// only `cert_der`, sending `origin` as a browser would.
+fn http2_client(cert_der: &[u8], origin: &str) -> reqwest::Client {
+    let mut headers = reqwest::header::HeaderMap::new();
+    headers.insert("origin", origin.parse().expect("a header value"));
+    reqwest::Client::builder()
+        .add_root_certificate(reqwest::Certificate::from_der(cert_der).expect("DER"))
+        .http2_prior_knowledge()
+        .default_headers(headers)
+        .cookie_store(true)
+        .build()
+        .expect("a client")
+}
+
+#[tokio::test]
+async fn a_browser_speaking_http2_over_tls_can_log_in_and_out() {
+    let dir = tempfile::TempDir::new().expect("a folder");
+    let (der, cert, key) = certificate(dir.path());
+    let app = spawn_app_with(|c| {
+        c.tls_cert = Some(cert.clone());
+        c.tls_key = Some(key.clone());
+    })
+    .await;
+    let port = app.address.rsplit(':').next().expect("a port").to_owned();
+    let base = format!("https://localhost:{port}");
+    let client = http2_client(&der, &base);
+
+    let login = client
+        .post(format!("{base}/api/session"))
+        .json(&serde_json::json!({"customer_id": LINE_A, "access_key": KEY_A}))
+        .send()
+        .await
+        .expect("an answer");
+    assert_eq!(login.version(), reqwest::Version::HTTP_2);
+    assert_eq!(login.status(), 200, "{:?}", login.text().await);
+    let logout = client
+        .delete(format!("{base}/api/session"))
+        .send()
+        .await
+        .expect("an answer");
+    assert_eq!(logout.status(), 204);
+
+    // Another origin is still refused, over HTTP/2 too.
+    let other = http2_client(&der, &format!("https://localhost.evil.example:{port}"));
+    let refused = other
+        .post(format!("{base}/api/session"))
+        .json(&serde_json::json!({"customer_id": LINE_A, "access_key": KEY_A}))
+        .send()
+        .await
+        .expect("an answer");
+    assert_eq!(refused.status(), 403);
+}
+
+#[tokio::test]
+async fn the_plain_listener_refuses_an_https_origin_and_a_public_url_decides_the_origin() {
+    let app = spawn_app_with(|_| {}).await;
+    let addr = app.address.trim_start_matches("http://").to_owned();
+    let login = |origin: String| {
+        let url = app.url("/api/session");
+        async move {
+            reqwest::Client::new()
+                .post(url)
+                .header("origin", origin)
+                .json(&serde_json::json!({"customer_id": LINE_A, "access_key": KEY_A}))
+                .send()
+                .await
+                .expect("an answer")
+                .status()
+        }
+    };
+    assert_eq!(login(format!("https://{addr}")).await, 403);
+    assert_eq!(login(format!("http://{addr}")).await, 200);
+
+    // Behind a proxy on a non-default port: the proxy's origin, whatever
+    // `Host` the proxy forwards.
+    let proxied = spawn_app_with(|c| {
+        c.public_url = Some(
+            kaisen::config::PublicOrigin::parse("https://kaisen.example.jp:8443").expect("a URL"),
+        );
+    })
+    .await;
+    let login = |origin: &'static str| {
+        let url = proxied.url("/api/session");
+        async move {
+            reqwest::Client::new()
+                .post(url)
+                .header("host", "kaisen.example.jp")
+                .header("origin", origin)
+                .json(&serde_json::json!({"customer_id": LINE_A, "access_key": KEY_A}))
+                .send()
+                .await
+                .expect("an answer")
+                .status()
+        }
+    };
+    assert_eq!(login("https://kaisen.example.jp:8443").await, 200);
+    assert_eq!(login("https://kaisen.example.jp").await, 403);
 }
