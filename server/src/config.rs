@@ -99,6 +99,24 @@ pub struct ServeConfig {
     /// An API request (its body included) must be done within this.
     #[arg(long, env = "KAISEN_REQUEST_TIMEOUT", default_value = "30s", value_parser = humantime::parse_duration)]
     pub request_timeout: Duration,
+    /// Connections open at once; beyond it a connection gets a 503 at once
+    /// (default: 10,000, fewer if the process may open fewer files).
+    #[arg(long, env = "KAISEN_MAX_CONNECTIONS")]
+    pub max_connections: Option<usize>,
+    /// A request's header, and a TLS handshake, must arrive within this.
+    #[arg(long, env = "KAISEN_HEADER_READ_TIMEOUT", default_value = "10s", value_parser = humantime::parse_duration)]
+    pub header_read_timeout: Duration,
+    /// A connection with no request in flight (or with no byte moving) is
+    /// closed after this.
+    #[arg(long, env = "KAISEN_KEEP_ALIVE_TIMEOUT", default_value = "60s", value_parser = humantime::parse_duration)]
+    pub keep_alive_timeout: Duration,
+    /// On SIGTERM or SIGINT: how long requests in flight, the worker's
+    /// current step and the mailer's current mail may take to finish.
+    #[arg(long, env = "KAISEN_SHUTDOWN_TIMEOUT", default_value = "10s", value_parser = humantime::parse_duration)]
+    pub shutdown_timeout: Duration,
+    /// Serve Prometheus metrics on this address (`/metrics`); off unless given.
+    #[arg(long, env = "KAISEN_METRICS_ADDR")]
+    pub metrics_addr: Option<SocketAddr>,
     /// A session ends after this long without a request.
     #[arg(long, env = "KAISEN_IDLE_TIMEOUT", default_value = "20m", value_parser = humantime::parse_duration)]
     pub idle_timeout: Duration,
@@ -150,6 +168,16 @@ impl ServeConfig {
         self.tls_cert.is_some()
             || self.assume_https
             || self.public_url.as_ref().is_some_and(PublicOrigin::is_https)
+    }
+
+    /// The cap on open connections: `--max-connections`, or 10,000 but at
+    /// most what the open-files limit `files` leaves after a reserve for
+    /// the store, the mail and the blocking pool.
+    pub fn max_connections(&self, files: u64) -> usize {
+        self.max_connections.unwrap_or_else(|| {
+            let room = usize::try_from(files.saturating_sub(256)).unwrap_or(usize::MAX);
+            room.clamp(16, 10_000)
+        })
     }
 
     /// The session cookie's name: over HTTPS with the `__Host-` prefix, which

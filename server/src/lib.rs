@@ -3,6 +3,7 @@
 //! operator's subcommands.
 
 pub mod config;
+pub mod connections;
 pub mod csrf;
 pub mod demo;
 pub mod error;

@@ -25,6 +25,29 @@ pub struct AppState {
     pub hashing: Arc<Semaphore>,
     /// Failed logins per client address.
     pub login_failures: Arc<crate::limit::FailureWindow>,
+    /// Whether the portal takes requests, and its open connections.
+    pub health: Arc<Health>,
+}
+
+/// What `/readyz` and the metrics report of the process.
+#[derive(Debug, Default)]
+pub struct Health {
+    ready: std::sync::atomic::AtomicBool,
+    /// Connections open now.
+    pub connections: Arc<crate::connections::ConnectionCount>,
+}
+
+impl Health {
+    /// Whether the portal takes requests: not while starting or stopping.
+    pub fn is_ready(&self) -> bool {
+        self.ready.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Marks the portal as taking requests, or not.
+    pub fn set_ready(&self, ready: bool) {
+        self.ready
+            .store(ready, std::sync::atomic::Ordering::Relaxed);
+    }
 }
 
 impl AppState {

@@ -34,10 +34,11 @@ fn retry_base_secs(base: Duration) -> i64 {
     i64::try_from(secs).unwrap_or(MAX_BACKOFF_SECS).max(1)
 }
 
-/// Runs forever: deliver what is due, then sleep until the next mail is due
-/// or the worker completes more work.
-pub async fn run(state: AppState, mailer: Mailer) {
-    loop {
+/// Runs until `stop` turns true: deliver what is due, then sleep until the
+/// next mail is due or the worker completes more work. A pass that has
+/// begun is finished, and the outbox synced, before it stops.
+pub async fn run(state: AppState, mailer: Mailer, mut stop: tokio::sync::watch::Receiver<bool>) {
+    while !*stop.borrow() {
         let mailer = mailer.clone();
         let contact = state.config.contact.clone();
         let base = retry_base_secs(state.config.mail_retry_base);
@@ -80,6 +81,7 @@ pub async fn run(state: AppState, mailer: Mailer) {
         tokio::select! {
             () = tokio::time::sleep(sleep.max(Duration::from_millis(200))) => {}
             () = state.mail_queued.notified() => {}
+            _ = stop.changed() => {}
         }
     }
 }

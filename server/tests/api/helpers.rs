@@ -127,6 +127,11 @@ pub fn test_config(db: &Path, site: &Path) -> ServeConfig {
         tls_key: None,
         assume_https: false,
         public_url: None,
+        max_connections: None,
+        header_read_timeout: Duration::from_secs(10),
+        keep_alive_timeout: Duration::from_secs(60),
+        shutdown_timeout: Duration::from_secs(10),
+        metrics_addr: None,
         work_delay: Duration::from_secs(2),
         demo: false,
         site: site.to_path_buf(),
@@ -225,10 +230,12 @@ async fn start(
                 .expect("the server builds");
             let addr = server.local_addr().expect("a bound address");
             let _ = ready_tx.send(addr);
-            tokio::select! {
-                outcome = server.run() => panic!("the server stopped by itself: {outcome:?}"),
-                _ = stop_rx => {}
-            }
+            server
+                .run_until(async {
+                    let _ = stop_rx.await;
+                })
+                .await
+                .expect("the server stops cleanly");
         });
         // Dropping the runtime drops every task (worker, sweeper,
         // connections) and waits for blocking calls: no `Store` is left.

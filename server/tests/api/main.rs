@@ -5,7 +5,9 @@
 
 mod access;
 mod applications;
+mod connections;
 mod export;
+mod health;
 mod helpers;
 mod import;
 mod lines;
