@@ -11,6 +11,15 @@ use clap::{Args, Parser, Subcommand};
 #[derive(Debug, Parser)]
 #[command(name = "kaisen", version, about)]
 pub struct Cli {
+    /// How log lines are written (to standard error; `RUST_LOG` filters).
+    #[arg(
+        long,
+        global = true,
+        env = "KAISEN_LOG_FORMAT",
+        value_enum,
+        default_value_t
+    )]
+    pub log_format: crate::telemetry::LogFormat,
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
@@ -168,6 +177,13 @@ impl ServeConfig {
         self.tls_cert.is_some()
             || self.assume_https
             || self.public_url.as_ref().is_some_and(PublicOrigin::is_https)
+    }
+
+    /// Argon2 hashes at once: `--hash-slots`, or one per core.
+    pub fn hash_slots(&self) -> usize {
+        self.hash_slots.unwrap_or_else(|| {
+            std::thread::available_parallelism().map_or(2, std::num::NonZero::get)
+        })
     }
 
     /// The cap on open connections: `--max-connections`, or 10,000 but at

@@ -2,6 +2,9 @@
 //! storage (sled, behind `store`), the worker that applies changes, and the
 //! operator's subcommands.
 
+// Server code answers failures; it does not panic on them (tests may).
+#![deny(clippy::unwrap_used)]
+
 pub mod config;
 pub mod connections;
 pub mod csrf;
@@ -18,4 +21,5 @@ pub mod security;
 pub mod startup;
 pub mod state;
 pub mod store;
+pub mod telemetry;
 pub mod work;

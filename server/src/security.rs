@@ -59,6 +59,7 @@ impl SecurityEvent {
 /// Logs `event` for `customer_id` (masked; `None` when the request named no
 /// valid one) from `client`.
 pub fn record(event: SecurityEvent, customer_id: Option<&CustomerId>, client: IpAddr) {
+    metrics::counter!("kaisen_security_events_total", "event" => event.name()).increment(1);
     let customer = customer_id.map_or_else(|| "-".to_owned(), CustomerId::masked);
     let level_is_warn = event.outcome() == "failure";
     if level_is_warn {

@@ -19,7 +19,7 @@ use crate::limit::FailureWindow;
 use crate::mail::{self, Mailer};
 use crate::state::AppState;
 use crate::store::Store;
-use crate::{demo, import, routes, work};
+use crate::{demo, import, routes, telemetry, work};
 
 /// The largest request body accepted.
 const BODY_LIMIT: usize = 64 * 1024;
@@ -49,6 +49,7 @@ pub fn router(state: AppState) -> Router {
         HeaderValue::from_static("no-store"),
     );
     let api = routes::api()
+        .route_layer(axum::middleware::from_fn(telemetry::keep_matched_path))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             crate::csrf::same_origin_json,
@@ -71,8 +72,13 @@ pub fn router(state: AppState) -> Router {
         .route("/livez", get(|| async { "ok\n" }))
         .route("/readyz", get(readyz))
         .route("/robots.txt", get(|| async { ROBOTS_TXT }))
+        .route_layer(axum::middleware::from_fn(telemetry::keep_matched_path))
         .nest_service("/assets", assets)
         .fallback_service(index)
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            telemetry::observe,
+        ))
         // Security headers on every response, API and client alike.
         .layer(always(
             header::CONTENT_SECURITY_POLICY,
@@ -205,6 +211,7 @@ fn always(name: header::HeaderName, value: &'static str) -> SetResponseHeaderLay
 /// A bound, not yet running, server.
 pub struct Server {
     listener: TcpListener,
+    metrics: Option<TcpListener>,
     tls: Option<TlsAcceptor>,
     state: AppState,
     mailer: Mailer,
@@ -241,9 +248,15 @@ impl Server {
             _ => None,
         };
         let listener = TcpListener::bind(config.addr).await?;
-        let hash_slots = config.hash_slots.unwrap_or_else(|| {
-            std::thread::available_parallelism().map_or(2, std::num::NonZero::get)
-        });
+        let hash_slots = config.hash_slots();
+        let metrics = match config.metrics_addr {
+            Some(addr) => Some(
+                TcpListener::bind(addr)
+                    .await
+                    .map_err(|e| format!("cannot listen on --metrics-addr {addr}: {e}"))?,
+            ),
+            None => None,
+        };
         let state = AppState {
             store,
             config: Arc::new(config),
@@ -258,6 +271,7 @@ impl Server {
         };
         Ok(Self {
             listener,
+            metrics,
             tls,
             state,
             mailer,
@@ -267,6 +281,11 @@ impl Server {
     /// The address actually bound (port 0 picks a free one).
     pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
         self.listener.local_addr()
+    }
+
+    /// The metrics listener's address, if `--metrics-addr` was given.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics.as_ref().and_then(|l| l.local_addr().ok())
     }
 
     /// Runs the portal and its worker until SIGTERM or SIGINT, then stops
@@ -286,6 +305,17 @@ impl Server {
         let worker = tokio::spawn(work::run(self.state.clone(), stopped.clone()));
         let mailer = tokio::spawn(mail::run(self.state.clone(), self.mailer, stopped.clone()));
         let sweeper = tokio::spawn(sweep_sessions(self.state.clone()));
+        let metrics = self.metrics.map(|listener| {
+            telemetry::recorder();
+            let mut stopped = stopped.clone();
+            tokio::spawn(telemetry::serve_metrics(
+                listener,
+                self.state.clone(),
+                async move {
+                    let _ = stopped.wait_for(|stop| *stop).await;
+                },
+            ))
+        });
         let health = self.state.health.clone();
         let store = self.state.store.clone();
         let open = health.connections.clone();
@@ -325,6 +355,9 @@ impl Server {
         }
         let _ = stopping.send(true);
         sweeper.abort();
+        if let Some(metrics) = metrics {
+            metrics.abort();
+        }
         let finished = tokio::time::timeout_at(deadline, async {
             let _ = worker.await;
             let _ = mailer.await;

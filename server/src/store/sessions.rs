@@ -6,7 +6,8 @@ impl Store {
     /// Stores a session under its ID: a new one at login, or one with its
     /// activity recorded.
     pub fn put_session(&self, session_id: &str, record: &SessionRecord) -> Result<(), StoreError> {
-        self.sessions.insert(session_id, encode(record))?;
+        self.sessions
+            .insert(session_id, encode("sessions", record)?)?;
         Ok(())
     }
 

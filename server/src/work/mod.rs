@@ -22,6 +22,7 @@ pub async fn run(state: AppState, mut stop: tokio::sync::watch::Receiver<bool>) 
                         WorkStep::Start => tracing::info!(id = %record.id, "work started"),
                         WorkStep::Complete => {
                             tracing::info!(id = %record.id, "work completed");
+                            metrics::counter!("kaisen_applications_completed_total").increment(1);
                             mail |= record.applicant.wants_mail;
                         }
                     }
