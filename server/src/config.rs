@@ -117,9 +117,27 @@ pub struct ServeConfig {
     /// Where completion mails are written as `.eml` files (when no SMTP relay).
     #[arg(long, env = "KAISEN_MAIL_DIR", default_value = "mail")]
     pub mail_dir: PathBuf,
-    /// Send completion mails through this SMTP relay, e.g. `smtp://127.0.0.1:25`.
+    /// Send completion mails through this SMTP relay instead of writing
+    /// files: `smtps://host:465` (implicit TLS), `smtp://host:587?tls=required`
+    /// (STARTTLS) or `smtp://host:25` (plain, on the operator's own network).
     #[arg(long, env = "KAISEN_SMTP_URL")]
-    pub smtp_url: Option<String>,
+    pub smtp_url: Option<SmtpUrl>,
+    /// The user kaisen logs in to the relay as (when the URL names none).
+    #[arg(long, env = "KAISEN_SMTP_USER", requires = "smtp_url")]
+    pub smtp_user: Option<String>,
+    /// The relay password; prefer the environment variable, which `ps` does
+    /// not show.
+    #[arg(
+        long,
+        env = "KAISEN_SMTP_PASSWORD",
+        hide_env_values = true,
+        requires = "smtp_url"
+    )]
+    pub smtp_password: Option<Password>,
+    /// Trust only the PEM certificates in this file for the relay's TLS (a
+    /// private CA), instead of the usual public roots.
+    #[arg(long, env = "KAISEN_SMTP_CA_FILE", requires = "smtp_url")]
+    pub smtp_ca_file: Option<PathBuf>,
     /// The wait before the first retry of a completion mail that could not
     /// be delivered; each further retry waits twice as long, at most an
     /// hour. Whole seconds (rounded up, at least 1 s).
@@ -128,6 +146,56 @@ pub struct ServeConfig {
     /// The operator's contact details on the receipt, one line each (repeatable).
     #[arg(long = "contact", env = "KAISEN_CONTACT", value_delimiter = '\n', default_values_t = default_contact())]
     pub contact: Vec<String>,
+}
+
+/// `--smtp-url` as given. It may hold a password, which `Debug` hides; it is
+/// read (and checked) when the server starts, whose messages hide it too.
+#[derive(Clone)]
+pub struct SmtpUrl(String);
+
+impl SmtpUrl {
+    /// The URL as given.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl From<String> for SmtpUrl {
+    fn from(url: String) -> Self {
+        Self(url)
+    }
+}
+
+impl std::fmt::Debug for SmtpUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match url::Url::parse(&self.0) {
+            Ok(url) => write!(f, "{:?}", crate::mail::without_password(&url)),
+            Err(_) => f.write_str("(not a URL)"),
+        }
+    }
+}
+
+/// A password, never shown by `Debug`.
+#[derive(Clone)]
+pub struct Password(String);
+
+impl Password {
+    /// The password itself, for the one place that sends it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl From<String> for Password {
+    fn from(password: String) -> Self {
+        Self(password)
+    }
+}
+
+impl std::fmt::Debug for Password {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("***")
+    }
 }
 
 fn default_contact() -> Vec<String> {
@@ -152,5 +220,41 @@ impl ServeConfig {
         } else {
             "kaisen_session"
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::Cli;
+
+    #[test]
+    fn debug_output_never_shows_an_smtp_password() {
+        let cli = Cli::try_parse_from([
+            "kaisen",
+            "serve",
+            "--db",
+            "db",
+            "--smtp-url",
+            "smtps://kaisen:in-the-url@mail.example.jp",
+            "--smtp-password",
+            "from-the-flag",
+        ])
+        .expect("the flags parse");
+        let shown = format!("{cli:?}");
+        assert!(!shown.contains("in-the-url"), "{shown}");
+        assert!(!shown.contains("from-the-flag"), "{shown}");
+        assert!(
+            shown.contains("smtps://kaisen:***@mail.example.jp"),
+            "{shown}"
+        );
+    }
+
+    #[test]
+    fn smtp_login_flags_need_an_smtp_url() {
+        let refused = Cli::try_parse_from(["kaisen", "serve", "--db", "db", "--smtp-user", "u"])
+            .expect_err("no relay to log in to");
+        assert!(refused.to_string().contains("--smtp-url"), "{refused}");
     }
 }

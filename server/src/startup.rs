@@ -178,7 +178,7 @@ impl Server {
             };
             tracing::info!(?report, "demo data loaded");
         }
-        let mailer = Mailer::new(config.mail_dir.clone(), config.smtp_url.as_deref())?;
+        let mailer = Mailer::new(&config)?;
         let tls = match (&config.tls_cert, &config.tls_key) {
             (Some(cert), Some(key)) => {
                 Some(RustlsConfig::from_pem_file(cert, key).await.map_err(|e| {

@@ -3,11 +3,13 @@
 
 mod compose;
 mod deliver;
+mod relay;
 
 use std::time::Duration;
 
 pub use compose::compose;
 pub use deliver::Mailer;
+pub use relay::without_password;
 
 use crate::state::{AppState, now};
 use crate::store::OutboxRecord;

@@ -137,6 +137,9 @@ pub fn test_config(db: &Path, site: &Path) -> ServeConfig {
         trusted_proxies: Vec::new(),
         mail_dir: site.join("mail"),
         smtp_url: None,
+        smtp_user: None,
+        smtp_password: None,
+        smtp_ca_file: None,
         mail_retry_base: Duration::from_secs(5),
         contact: vec![
             "回線情報通知 受付センター".into(),
