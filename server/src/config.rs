@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
+use lettre::message::Mailbox;
 
 /// kaisen: the line-information notification portal and its operator tool.
 #[derive(Debug, Parser)]
@@ -114,6 +115,12 @@ pub struct ServeConfig {
         value_delimiter = ','
     )]
     pub trusted_proxies: Vec<std::net::IpAddr>,
+    /// The sender of completion mails: `noreply@example.jp`, or with a
+    /// display name, `回線情報通知 受付センター <noreply@example.jp>`.
+    /// Required with `--smtp-url`; `.eml` files otherwise come from an
+    /// example sender (`noreply@kaisen.example`).
+    #[arg(long, env = "KAISEN_MAIL_FROM", value_parser = crate::mail::parse_sender)]
+    pub mail_from: Option<Mailbox>,
     /// Where completion mails are written as `.eml` files (when no SMTP relay).
     #[arg(long, env = "KAISEN_MAIL_DIR", default_value = "mail")]
     pub mail_dir: PathBuf,
@@ -207,6 +214,15 @@ fn default_contact() -> Vec<String> {
 }
 
 impl ServeConfig {
+    /// The sender of completion mails: `--mail-from`, else the example one
+    /// (which only `.eml` files may have: see [`crate::mail::Mailer::new`]).
+    pub fn sender(&self) -> Mailbox {
+        self.mail_from.clone().unwrap_or_else(|| {
+            crate::mail::parse_sender(crate::mail::EXAMPLE_SENDER)
+                .unwrap_or_else(|e| unreachable!("the example sender parses: {e}"))
+        })
+    }
+
     /// Whether subscribers reach the portal over HTTPS.
     pub fn https(&self) -> bool {
         self.tls_cert.is_some() || self.assume_https

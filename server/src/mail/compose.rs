@@ -3,15 +3,17 @@
 //! masked.
 
 use lettre::Message;
+use lettre::message::Mailbox;
 use lettre::message::header::ContentType;
 
 use crate::store::ApplicationRecord;
 
-/// The sender, as the mail shows it.
-const FROM: &str = "回線情報通知 受付センター <noreply@kaisen.example>";
-
-/// The mail for a completed application that wished one.
-pub fn compose(record: &ApplicationRecord, contact: &[String]) -> Result<Message, String> {
+/// The mail from `sender` for a completed application that wished one.
+pub fn compose(
+    record: &ApplicationRecord,
+    sender: &Mailbox,
+    contact: &[String],
+) -> Result<Message, String> {
     let to = record
         .applicant
         .email
@@ -46,7 +48,7 @@ pub fn compose(record: &ApplicationRecord, contact: &[String]) -> Result<Message
         body.push('\n');
     }
     Message::builder()
-        .from(FROM.parse().map_err(|e| format!("sender: {e}"))?)
+        .from(sender.clone())
         .to(to.as_str().parse().map_err(|e| format!("recipient: {e}"))?)
         .subject(format!(
             "【回線情報通知】工事完了のお知らせ（お申し込みID：{}）",

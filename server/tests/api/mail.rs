@@ -18,7 +18,9 @@ use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncWrite, AsyncWriteExt, BufReader
 use tokio::net::{TcpListener, TcpStream};
 use tokio_rustls::TlsAcceptor;
 
-use crate::helpers::{KEY_A, LINE_A, WORK_TIMEOUT, provider_name, spawn_app_with};
+use crate::helpers::{
+    KEY_A, LINE_A, MAIL_FROM, WORK_TIMEOUT, provider_name, spawn_app_with, start_refusal,
+};
 
 /// How long a test waits for a mail at most.
 const MAIL_TIMEOUT: Duration = Duration::from_secs(20);
@@ -106,6 +108,11 @@ impl Mail {
         }
     }
 
+    /// The `From` header, its RFC 2047 encoded words decoded.
+    fn from(&self) -> String {
+        decode_words(self.header("from"))
+    }
+
     fn header(&self, name: &str) -> &str {
         self.headers
             .iter()
@@ -115,6 +122,34 @@ impl Mail {
     }
 }
 
+/// A header value with its `=?utf-8?b?…?=` words decoded (the spaces
+/// between two encoded words dropped, as RFC 2047 says).
+fn decode_words(value: &str) -> String {
+    let mut out = String::new();
+    let mut last_encoded = false;
+    for word in value.split_whitespace() {
+        let encoded = word
+            .strip_prefix("=?utf-8?b?")
+            .or_else(|| word.strip_prefix("=?UTF-8?B?"))
+            .and_then(|w| w.strip_suffix("?="));
+        let joined = last_encoded && encoded.is_some();
+        if !out.is_empty() && !joined {
+            out.push(' ');
+        }
+        match encoded {
+            Some(text) => {
+                let bytes = base64::engine::general_purpose::STANDARD
+                    .decode(text)
+                    .expect("valid base64");
+                out.push_str(&String::from_utf8(bytes).expect("UTF-8"));
+            }
+            None => out.push_str(word),
+        }
+        last_encoded = encoded.is_some();
+    }
+    out
+}
+
 /// Asserts what every completion mail holds, and what it never holds.
 #[track_caller]
 fn assert_completion_mail(raw: &str, id: &str, completed_at: i64) -> Mail {
@@ -122,6 +157,7 @@ fn assert_completion_mail(raw: &str, id: &str, completed_at: i64) -> Mail {
         assert!(!raw.contains(secret), "the raw mail shows {secret}");
     }
     let mail = Mail::parse(raw);
+    assert_eq!(mail.from(), MAIL_FROM, "{}", mail.header("from"));
     assert_eq!(mail.header("to"), "taro@example.jp");
     assert!(
         mail.header("subject").starts_with("=?utf-8?"),
@@ -604,7 +640,7 @@ async fn a_relay_that_refuses_at_first_delays_the_mail_which_then_arrives_exactl
     let messages = relay.messages();
     assert_eq!(messages.len(), 1, "{messages:?}");
     let message = &messages[0];
-    assert_eq!(message.from, "<noreply@kaisen.example>");
+    assert_eq!(message.from, "<notice@example.jp>", "the envelope sender");
     assert_eq!(message.to, ["<taro@example.jp>"]);
     assert_completion_mail(&message.data, &id, completed_at);
 }
@@ -756,4 +792,30 @@ async fn a_wrong_password_is_refused_and_the_mail_waits_without_the_password_in_
         ("PLAIN".to_owned(), RELAY_USER.to_owned(), false)
     );
     assert!(relay.messages().is_empty());
+}
+
+#[tokio::test]
+async fn without_mail_from_files_come_from_the_example_sender_and_smtp_does_not_start() {
+    let refusal = start_refusal(|c| {
+        c.mail_from = None;
+        c.smtp_url = Some("smtp://127.0.0.1:25".to_owned().into());
+    })
+    .await;
+    assert!(
+        refusal.contains("--mail-from (KAISEN_MAIL_FROM) is required with --smtp-url"),
+        "{refusal}"
+    );
+
+    let mail_dir = TempDir::new().expect("a folder");
+    let dir = mail_dir.path().to_path_buf();
+    let app = spawn_app_with(|c| {
+        c.mail_from = None;
+        c.mail_dir = dir;
+    })
+    .await;
+    let (id, _) = complete_one(&app).await;
+    let eml = mail_dir.path().join(format!("{id}.eml"));
+    wait_until("the mail written", MAIL_TIMEOUT, || eml.exists()).await;
+    let raw = std::fs::read_to_string(&eml).expect("a UTF-8 .eml");
+    assert_eq!(Mail::parse(&raw).from(), kaisen::mail::EXAMPLE_SENDER);
 }
