@@ -150,8 +150,10 @@ pub struct ServeConfig {
     /// hour. Whole seconds (rounded up, at least 1 s).
     #[arg(long, env = "KAISEN_MAIL_RETRY_BASE", default_value = "5s", value_parser = humantime::parse_duration)]
     pub mail_retry_base: Duration,
-    /// The operator's contact details on the receipt, one line each (repeatable).
-    #[arg(long = "contact", env = "KAISEN_CONTACT", value_delimiter = '\n', default_values_t = default_contact())]
+    /// The operator's contact details on the receipt and in the completion
+    /// mail, one line each (repeatable; newline-separated in the
+    /// environment). Required, except with `--demo`, which shows demo ones.
+    #[arg(long = "contact", env = "KAISEN_CONTACT", value_delimiter = '\n')]
     pub contact: Vec<String>,
 }
 
@@ -205,15 +207,28 @@ impl std::fmt::Debug for Password {
     }
 }
 
-fn default_contact() -> Vec<String> {
+/// The contact details of `--demo` without `--contact`: plainly not a real
+/// help desk, and no invented telephone number.
+fn demo_contact() -> Vec<String> {
     vec![
-        "回線情報通知 受付センター".to_owned(),
-        "電話：0120-000-000（受付時間 9:00～17:00、年末年始を除く）".to_owned(),
-        "お問い合わせの際は、お申し込みIDをお知らせください。".to_owned(),
+        "【デモ】回線情報通知 受付センター（架空の窓口です）".to_owned(),
+        "【デモ】実際のお問い合わせ先は、運用時に設定されます。".to_owned(),
     ]
 }
 
 impl ServeConfig {
+    /// Fills in what `--demo` implies and refuses what an operator must
+    /// give: the contact details every receipt prints.
+    pub fn settle(&mut self) -> Result<(), String> {
+        if self.contact.iter().all(|line| line.trim().is_empty()) {
+            if !self.demo {
+                return Err("--contact (KAISEN_CONTACT) is required: the operator's contact details, printed on every receipt and completion mail (one line each: repeat --contact, or separate the lines with newlines in KAISEN_CONTACT); --demo shows demo ones".to_owned());
+            }
+            self.contact = demo_contact();
+        }
+        Ok(())
+    }
+
     /// The sender of completion mails: `--mail-from`, else the example one
     /// (which only `.eml` files may have: see [`crate::mail::Mailer::new`]).
     pub fn sender(&self) -> Mailbox {

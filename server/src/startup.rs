@@ -154,11 +154,13 @@ pub struct Server {
 }
 
 impl Server {
-    /// Opens the store (loading the demo data if asked and the database is
-    /// empty) and binds the address.
+    /// Checks the configuration ([`ServeConfig::settle`]: before the
+    /// database folder is made), opens the store (loading the demo data if
+    /// asked and the database is empty) and binds the address.
     pub async fn build(
-        config: ServeConfig,
+        mut config: ServeConfig,
     ) -> Result<Self, Box<dyn std::error::Error + Send + Sync>> {
+        config.settle()?;
         let store = Store::open(&config.db)?;
         Self::with_store(config, store).await
     }
@@ -167,9 +169,10 @@ impl Server {
     /// sled locks its folder while any handle is open, so the integration
     /// tests load their data through a `Store` and hand that same store over.
     pub async fn with_store(
-        config: ServeConfig,
+        mut config: ServeConfig,
         store: Store,
     ) -> Result<Self, Box<dyn std::error::Error + Send + Sync>> {
+        config.settle()?;
         if config.demo && store.has_no_lines() {
             let report = {
                 let store = store.clone();

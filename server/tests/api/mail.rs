@@ -819,3 +819,106 @@ async fn without_mail_from_files_come_from_the_example_sender_and_smtp_does_not_
     let raw = std::fs::read_to_string(&eml).expect("a UTF-8 .eml");
     assert_eq!(Mail::parse(&raw).from(), kaisen::mail::EXAMPLE_SENDER);
 }
+
+/// Runs `kaisen serve` (the real binary) on a fresh folder with `flags`
+/// and no `KAISEN_*` variable, expecting it to stop at once (it is killed
+/// after 20 s); returns its stderr.
+async fn serve_refusal(flags: &[&str]) -> String {
+    let dir = TempDir::new().expect("a folder");
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_kaisen"));
+    for (name, _) in std::env::vars_os() {
+        if name.to_string_lossy().starts_with("KAISEN_") {
+            command.env_remove(name);
+        }
+    }
+    command
+        .arg("serve")
+        .arg("--db")
+        .arg(dir.path().join("db"))
+        .arg("--site")
+        .arg(dir.path())
+        .args(["--addr", "127.0.0.1:0"])
+        .args(flags)
+        .env("RUST_LOG", "warn")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped());
+    let mut child = command.spawn().expect("kaisen runs");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while child.try_wait().expect("waitable").is_none() {
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("kaisen serve {flags:?} started instead of stopping");
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let output = child.wait_with_output().expect("its output");
+    assert!(!output.status.success(), "kaisen serve succeeded");
+    assert!(
+        !dir.path().join("db").exists(),
+        "the database was made before the refusal"
+    );
+    String::from_utf8(output.stderr).expect("UTF-8")
+}
+
+#[tokio::test]
+async fn serve_without_contact_details_or_with_a_bad_sender_stops_at_once_naming_the_flag() {
+    let stderr = serve_refusal(&[]).await;
+    assert!(
+        stderr.contains("kaisen: --contact (KAISEN_CONTACT) is required")
+            && stderr.contains("--demo"),
+        "{stderr}"
+    );
+    let refusal = start_refusal(|c| c.contact = vec![String::new(), "  ".to_owned()]).await;
+    assert!(
+        refusal.contains("--contact (KAISEN_CONTACT) is required"),
+        "{refusal}"
+    );
+
+    for bad in ["noreply", "受付 <noreply@example.jp"] {
+        let stderr = serve_refusal(&["--contact", "受付窓口", "--mail-from", bad]).await;
+        assert!(
+            stderr.contains("--mail-from") && stderr.contains("<noreply@example.jp>"),
+            "{bad}: {stderr}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn with_demo_and_no_contact_details_the_receipt_and_the_mail_show_demo_ones() {
+    let mail_dir = TempDir::new().expect("a folder");
+    let dir = mail_dir.path().to_path_buf();
+    let app = spawn_app_with(|c| {
+        c.contact = Vec::new();
+        c.demo = true;
+        c.mail_dir = dir;
+    })
+    .await;
+    let (id, completed_at) = complete_one(&app).await;
+    let receipt = app
+        .line_a()
+        .await
+        .get(&format!("/api/applications/{id}"))
+        .await;
+    assert_eq!(receipt.status, StatusCode::OK, "body: {}", receipt.body);
+    let contact: Vec<&str> = receipt.body["contact"]
+        .as_array()
+        .expect("contact lines")
+        .iter()
+        .map(|line| line.as_str().expect("a line"))
+        .collect();
+    assert!(!contact.is_empty());
+    for line in &contact {
+        assert!(line.starts_with("【デモ】"), "{line}");
+        assert!(!line.contains("0120"), "an invented number: {line}");
+    }
+
+    let eml = mail_dir.path().join(format!("{id}.eml"));
+    wait_until("the mail written", MAIL_TIMEOUT, || eml.exists()).await;
+    let raw = std::fs::read_to_string(&eml).expect("a UTF-8 .eml");
+    let mail = assert_completion_mail(&raw, &id, completed_at);
+    for line in &contact {
+        assert!(mail.body.contains(&format!("{line}\n")), "{}", mail.body);
+    }
+}
