@@ -6,9 +6,10 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use base64::Engine;
+use lettre::message::header::{Date, Header};
 use reqwest::StatusCode;
 use rustls::pki_types::PrivatePkcs8KeyDer;
 use serde_json::json;
@@ -158,6 +159,34 @@ fn assert_completion_mail(raw: &str, id: &str, completed_at: i64) -> Mail {
     }
     let mail = Mail::parse(raw);
     assert_eq!(mail.from(), MAIL_FROM, "{}", mail.header("from"));
+    for name in [
+        "from",
+        "to",
+        "subject",
+        "date",
+        "message-id",
+        "mime-version",
+    ] {
+        let count = mail.headers.iter().filter(|(n, _)| n == name).count();
+        assert_eq!(count, 1, "{name} headers in\n{raw}");
+    }
+    // Made of the application's ID and the sender's domain: a redelivery
+    // is recognisably the same mail.
+    let domain = MAIL_FROM
+        .rsplit_once('@')
+        .map(|(_, domain)| domain.trim_end_matches('>'))
+        .expect("a domain");
+    assert_eq!(
+        mail.header("message-id"),
+        format!("<{id}.completion@{domain}>")
+    );
+    assert_eq!(mail.header("mime-version"), "1.0");
+    // The completion of the work, not the time of this attempt.
+    let date: SystemTime = Date::parse(mail.header("date"))
+        .unwrap_or_else(|e| panic!("not an RFC 5322 date ({e}): {}", mail.header("date")))
+        .into();
+    let completed = UNIX_EPOCH + Duration::from_secs(completed_at.unsigned_abs());
+    assert_eq!(date, completed, "{}", mail.header("date"));
     assert_eq!(mail.header("to"), "taro@example.jp");
     assert!(
         mail.header("subject").starts_with("=?utf-8?"),
@@ -266,13 +295,16 @@ async fn a_wished_mail_is_written_once_as_an_eml_in_japanese_and_an_unwished_one
 #[derive(Debug, Default)]
 struct RelayLog {
     /// Every refusal, in order: `"421 greeting"`, `"451 MAIL FROM"`,
-    /// `"530 MAIL FROM"` (no STARTTLS or no login first) or `"535 AUTH"`.
+    /// `"530 MAIL FROM"` (no STARTTLS or no login first), `"535 AUTH"` or
+    /// `"451 DATA"`.
     refusals: Vec<&'static str>,
     /// Every login tried: the mechanism, the user, and whether the
     /// credentials were the expected ones.
     logins: Vec<(String, String, bool)>,
     /// Every message accepted.
     messages: Vec<Delivered>,
+    /// The data of every message refused after its end (`refuse_first_data`).
+    refused_data: Vec<String>,
 }
 
 /// One accepted message.
@@ -307,6 +339,9 @@ struct RelayOptions {
     /// When set, `AUTH PLAIN LOGIN` is offered and a login with exactly
     /// these is required before `MAIL FROM`.
     login: Option<(&'static str, &'static str)>,
+    /// Answer the first message's data with 451 (after reading it all), as
+    /// a relay that fails while queueing it.
+    refuse_first_data: bool,
 }
 
 /// A small SMTP relay on `127.0.0.1:0` speaking enough of RFC 5321 (and
@@ -338,6 +373,7 @@ impl Relay {
             refuse_at_first: true,
             tls: RelayTls::None,
             login: None,
+            refuse_first_data: false,
         })
         .await
     }
@@ -414,6 +450,10 @@ impl Relay {
 
     fn messages(&self) -> Vec<Delivered> {
         self.log.lock().expect("the log").messages.clone()
+    }
+
+    fn refused_data(&self) -> Vec<String> {
+        self.log.lock().expect("the log").refused_data.clone()
     }
 }
 
@@ -579,14 +619,21 @@ async fn converse(stream: TcpStream, first: bool, relay: &RelayShared) -> std::i
                     // Dot-unstuffing (RFC 5321 4.5.2).
                     data.push_str(line.strip_prefix('.').unwrap_or(&line));
                 }
-                log.lock().expect("the log").messages.push(Delivered {
-                    from: from.clone(),
-                    to: to.clone(),
-                    data,
-                    encrypted,
-                    user: user.clone(),
-                });
-                b"250 2.0.0 queued\r\n".to_vec()
+                let mut log = log.lock().expect("the log");
+                if options.refuse_first_data && log.refused_data.is_empty() {
+                    log.refusals.push("451 DATA");
+                    log.refused_data.push(data);
+                    b"451 4.3.0 could not queue it, try again later\r\n".to_vec()
+                } else {
+                    log.messages.push(Delivered {
+                        from: from.clone(),
+                        to: to.clone(),
+                        data,
+                        encrypted,
+                        user: user.clone(),
+                    });
+                    b"250 2.0.0 queued\r\n".to_vec()
+                }
             }
             "RSET" | "NOOP" => b"250 2.0.0 OK\r\n".to_vec(),
             "QUIT" => {
@@ -656,6 +703,7 @@ async fn accepting_relay(tls: RelayTls, login: Option<(&'static str, &'static st
         refuse_at_first: false,
         tls,
         login,
+        refuse_first_data: false,
     })
     .await
 }
@@ -921,4 +969,32 @@ async fn with_demo_and_no_contact_details_the_receipt_and_the_mail_show_demo_one
     for line in &contact {
         assert!(mail.body.contains(&format!("{line}\n")), "{}", mail.body);
     }
+}
+
+#[tokio::test]
+async fn a_mail_sent_again_after_the_relay_failed_with_its_data_is_the_same_mail_byte_for_byte() {
+    let relay = Relay::start_with(RelayOptions {
+        refuse_at_first: false,
+        tls: RelayTls::None,
+        login: None,
+        refuse_first_data: true,
+    })
+    .await;
+    let app = spawn_app_with(|c| {
+        c.smtp_url = Some(relay.url().into());
+        c.mail_retry_base = Duration::from_secs(1);
+    })
+    .await;
+    let (id, completed_at) = complete_one(&app).await;
+    wait_until("the mail delivered", MAIL_TIMEOUT, || {
+        !relay.messages().is_empty()
+    })
+    .await;
+
+    assert_eq!(relay.refusals(), ["451 DATA"]);
+    let (first, again) = (&relay.refused_data()[0], &relay.messages()[0].data);
+    // The same Message-ID and Date: the receiving side can tell it is the
+    // mail it may already have.
+    assert_eq!(first, again, "the second attempt differs from the first");
+    assert_completion_mail(again, &id, completed_at);
 }
