@@ -127,7 +127,8 @@ pub struct ServeConfig {
     /// Send completion mails through this SMTP relay instead of writing
     /// files: `smtps://host:465` (implicit TLS), `smtp://host:587?tls=required`
     /// (STARTTLS) or `smtp://host:25` (plain, on the operator's own network).
-    #[arg(long, env = "KAISEN_SMTP_URL")]
+    /// A login may be in it (`smtps://user:password@host`).
+    #[arg(long, env = "KAISEN_SMTP_URL", hide_env_values = true)]
     pub smtp_url: Option<SmtpUrl>,
     /// The user kaisen logs in to the relay as (when the URL names none).
     #[arg(long, env = "KAISEN_SMTP_USER", requires = "smtp_url")]
@@ -218,8 +219,12 @@ fn demo_contact() -> Vec<String> {
 
 impl ServeConfig {
     /// Fills in what `--demo` implies and refuses what an operator must
-    /// give: the contact details every receipt prints.
+    /// give: the contact details every receipt prints, and a real sender
+    /// for mail that leaves the machine.
     pub fn settle(&mut self) -> Result<(), String> {
+        if self.smtp_url.is_some() && self.mail_from.is_none() {
+            return Err("--mail-from (KAISEN_MAIL_FROM) is required with --smtp-url: the sender of the completion mails, e.g. \"回線情報通知 受付センター <noreply@example.jp>\"".to_owned());
+        }
         if self.contact.iter().all(|line| line.trim().is_empty()) {
             if !self.demo {
                 return Err("--contact (KAISEN_CONTACT) is required: the operator's contact details, printed on every receipt and completion mail (one line each: repeat --contact, or separate the lines with newlines in KAISEN_CONTACT); --demo shows demo ones".to_owned());
@@ -230,7 +235,7 @@ impl ServeConfig {
     }
 
     /// The sender of completion mails: `--mail-from`, else the example one
-    /// (which only `.eml` files may have: see [`crate::mail::Mailer::new`]).
+    /// (which only `.eml` files may have: see [`ServeConfig::settle`]).
     pub fn sender(&self) -> Mailbox {
         self.mail_from.clone().unwrap_or_else(|| {
             crate::mail::parse_sender(crate::mail::EXAMPLE_SENDER)

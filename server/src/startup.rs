@@ -154,15 +154,17 @@ pub struct Server {
 }
 
 impl Server {
-    /// Checks the configuration ([`ServeConfig::settle`]: before the
-    /// database folder is made), opens the store (loading the demo data if
-    /// asked and the database is empty) and binds the address.
+    /// Checks the configuration and sets up the mailer (before the
+    /// database folder is made, so that a wrong flag changes nothing), opens
+    /// the store (loading the demo data if asked and the database is empty)
+    /// and binds the address.
     pub async fn build(
         mut config: ServeConfig,
     ) -> Result<Self, Box<dyn std::error::Error + Send + Sync>> {
         config.settle()?;
+        let mailer = Mailer::new(&config)?;
         let store = Store::open(&config.db)?;
-        Self::with_store(config, store).await
+        Self::assemble(config, store, mailer).await
     }
 
     /// Like [`Server::build`], with `store` already opened on `config.db`.
@@ -173,6 +175,16 @@ impl Server {
         store: Store,
     ) -> Result<Self, Box<dyn std::error::Error + Send + Sync>> {
         config.settle()?;
+        let mailer = Mailer::new(&config)?;
+        Self::assemble(config, store, mailer).await
+    }
+
+    /// The rest of [`Server::build`], on a settled configuration.
+    async fn assemble(
+        config: ServeConfig,
+        store: Store,
+        mailer: Mailer,
+    ) -> Result<Self, Box<dyn std::error::Error + Send + Sync>> {
         if config.demo && store.has_no_lines() {
             let report = {
                 let store = store.clone();
@@ -181,7 +193,6 @@ impl Server {
             };
             tracing::info!(?report, "demo data loaded");
         }
-        let mailer = Mailer::new(&config)?;
         let tls = match (&config.tls_cert, &config.tls_key) {
             (Some(cert), Some(key)) => {
                 Some(RustlsConfig::from_pem_file(cert, key).await.map_err(|e| {

@@ -23,14 +23,10 @@ pub enum Mailer {
 }
 
 impl Mailer {
-    /// SMTP when `--smtp-url` is given (see [`super::relay`]; then with a
-    /// `--mail-from`: a mail that leaves the machine names a real sender),
-    /// else files in `--mail-dir`.
+    /// SMTP when `--smtp-url` is given (see [`super::relay`]), else files
+    /// in `--mail-dir`.
     pub fn new(config: &ServeConfig) -> Result<Self, String> {
         match &config.smtp_url {
-            Some(_) if config.mail_from.is_none() => Err(
-                "--mail-from (KAISEN_MAIL_FROM) is required with --smtp-url: the sender of the completion mails, e.g. \"回線情報通知 受付センター <noreply@example.jp>\"".to_owned(),
-            ),
             Some(url) => {
                 let relay = Relay::parse(
                     url.as_str(),

@@ -911,7 +911,8 @@ async fn serve_refusal(flags: &[&str]) -> String {
 }
 
 #[tokio::test]
-async fn serve_without_contact_details_or_with_a_bad_sender_stops_at_once_naming_the_flag() {
+async fn serve_without_contact_details_or_with_a_bad_mail_flag_stops_before_opening_the_database_naming_the_flag()
+ {
     let stderr = serve_refusal(&[]).await;
     assert!(
         stderr.contains("kaisen: --contact (KAISEN_CONTACT) is required")
@@ -931,6 +932,28 @@ async fn serve_without_contact_details_or_with_a_bad_sender_stops_at_once_naming
             "{bad}: {stderr}"
         );
     }
+    let relay = ["--contact", "受付窓口", "--smtp-url", "smtp://127.0.0.1:25"];
+    let stderr = serve_refusal(&relay).await;
+    assert!(
+        stderr.contains("kaisen: --mail-from (KAISEN_MAIL_FROM) is required with --smtp-url"),
+        "{stderr}"
+    );
+    let stderr = serve_refusal(&[
+        "--contact",
+        "受付窓口",
+        "--mail-from",
+        "noreply@example.jp",
+        "--smtp-url",
+        "smtp://kaisen:hunter2@127.0.0.1:587?tls=require",
+    ])
+    .await;
+    assert!(
+        stderr.contains(
+            "kaisen: --smtp-url smtp://kaisen:***@127.0.0.1:587?tls=require: tls=require"
+        ),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("hunter2"), "{stderr}");
 }
 
 #[tokio::test]
