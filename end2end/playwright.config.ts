@@ -50,6 +50,7 @@ export default defineConfig({
         KAISEN_E2E_PORT: String(idlePort),
         KAISEN_E2E_DATA: '.data-idle',
         KAISEN_IDLE_TIMEOUT: `${idleLimitSecs}s`,
+        KAISEN_CONTACT: contact.join('\n'),
         RUST_LOG: 'warn',
       },
       reuseExistingServer: false,

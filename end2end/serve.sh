@@ -6,8 +6,9 @@
 #
 # Environment: KAISEN_E2E_PORT (default 3917), KAISEN_E2E_DATA (the folder
 # for the database and mails, emptied first; default .data),
-# KAISEN_WORK_DELAY (default 4s). Every other `serve` flag can be given as
-# its KAISEN_* variable (see server/src/config.rs), e.g.
+# KAISEN_WORK_DELAY (default 4s), KAISEN_CONTACT (required: the contact
+# details on the receipt, one line each). Every other `serve` flag can be
+# given as its KAISEN_* variable (see server/src/config.rs), e.g.
 # KAISEN_IDLE_TIMEOUT=20s.
 set -eu
 cd "$(dirname "$0")"

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
+use lettre::message::Mailbox;
 
 /// kaisen: the line-information notification portal and its operator tool.
 #[derive(Debug, Parser)]
@@ -147,31 +148,134 @@ pub struct ServeConfig {
         value_delimiter = ','
     )]
     pub trusted_proxies: Vec<std::net::IpAddr>,
+    /// The sender of completion mails: `noreply@example.jp`, or with a
+    /// display name, `回線情報通知 受付センター <noreply@example.jp>`.
+    /// Required with `--smtp-url`; `.eml` files otherwise come from an
+    /// example sender (`noreply@kaisen.example`).
+    #[arg(long, env = "KAISEN_MAIL_FROM", value_parser = crate::mail::parse_sender)]
+    pub mail_from: Option<Mailbox>,
     /// Where completion mails are written as `.eml` files (when no SMTP relay).
     #[arg(long, env = "KAISEN_MAIL_DIR", default_value = "mail")]
     pub mail_dir: PathBuf,
-    /// Send completion mails through this SMTP relay, e.g. `smtp://127.0.0.1:25`.
-    #[arg(long, env = "KAISEN_SMTP_URL")]
-    pub smtp_url: Option<String>,
+    /// Send completion mails through this SMTP relay instead of writing
+    /// files: `smtps://host:465` (implicit TLS), `smtp://host:587?tls=required`
+    /// (STARTTLS) or `smtp://host:25` (plain, on the operator's own network).
+    /// A login may be in it (`smtps://user:password@host`).
+    #[arg(long, env = "KAISEN_SMTP_URL", hide_env_values = true)]
+    pub smtp_url: Option<SmtpUrl>,
+    /// The user kaisen logs in to the relay as (when the URL names none).
+    #[arg(long, env = "KAISEN_SMTP_USER", requires = "smtp_url")]
+    pub smtp_user: Option<String>,
+    /// The relay password; prefer the environment variable, which `ps` does
+    /// not show.
+    #[arg(
+        long,
+        env = "KAISEN_SMTP_PASSWORD",
+        hide_env_values = true,
+        requires = "smtp_url"
+    )]
+    pub smtp_password: Option<Password>,
+    /// Trust only the PEM certificates in this file for the relay's TLS (a
+    /// private CA), instead of the usual public roots.
+    #[arg(long, env = "KAISEN_SMTP_CA_FILE", requires = "smtp_url")]
+    pub smtp_ca_file: Option<PathBuf>,
     /// The wait before the first retry of a completion mail that could not
     /// be delivered; each further retry waits twice as long, at most an
     /// hour. Whole seconds (rounded up, at least 1 s).
     #[arg(long, env = "KAISEN_MAIL_RETRY_BASE", default_value = "5s", value_parser = humantime::parse_duration)]
     pub mail_retry_base: Duration,
-    /// The operator's contact details on the receipt, one line each (repeatable).
-    #[arg(long = "contact", env = "KAISEN_CONTACT", value_delimiter = '\n', default_values_t = default_contact())]
+    /// The operator's contact details on the receipt and in the completion
+    /// mail, one line each (repeatable; newline-separated in the
+    /// environment). Required, except with `--demo`, which shows demo ones.
+    #[arg(long = "contact", env = "KAISEN_CONTACT", value_delimiter = '\n')]
     pub contact: Vec<String>,
 }
 
-fn default_contact() -> Vec<String> {
+/// `--smtp-url` as given. It may hold a password, which `Debug` hides; it is
+/// read (and checked) when the server starts, whose messages hide it too.
+#[derive(Clone)]
+pub struct SmtpUrl(String);
+
+impl SmtpUrl {
+    /// The URL as given.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl From<String> for SmtpUrl {
+    fn from(url: String) -> Self {
+        Self(url)
+    }
+}
+
+impl std::fmt::Debug for SmtpUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match url::Url::parse(&self.0) {
+            Ok(url) => write!(f, "{:?}", crate::mail::without_password(&url)),
+            Err(_) => f.write_str("(not a URL)"),
+        }
+    }
+}
+
+/// A password, never shown by `Debug`.
+#[derive(Clone)]
+pub struct Password(String);
+
+impl Password {
+    /// The password itself, for the one place that sends it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl From<String> for Password {
+    fn from(password: String) -> Self {
+        Self(password)
+    }
+}
+
+impl std::fmt::Debug for Password {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("***")
+    }
+}
+
+/// The contact details of `--demo` without `--contact`: plainly not a real
+/// help desk, and no invented telephone number.
+fn demo_contact() -> Vec<String> {
     vec![
-        "回線情報通知 受付センター".to_owned(),
-        "電話：0120-000-000（受付時間 9:00～17:00、年末年始を除く）".to_owned(),
-        "お問い合わせの際は、お申し込みIDをお知らせください。".to_owned(),
+        "【デモ】回線情報通知 受付センター（架空の窓口です）".to_owned(),
+        "【デモ】実際のお問い合わせ先は、運用時に設定されます。".to_owned(),
     ]
 }
 
 impl ServeConfig {
+    /// Fills in what `--demo` implies and refuses what an operator must
+    /// give: the contact details every receipt prints, and a real sender
+    /// for mail that leaves the machine.
+    pub fn settle(&mut self) -> Result<(), String> {
+        if self.smtp_url.is_some() && self.mail_from.is_none() {
+            return Err("--mail-from (KAISEN_MAIL_FROM) is required with --smtp-url: the sender of the completion mails, e.g. \"回線情報通知 受付センター <noreply@example.jp>\"".to_owned());
+        }
+        if self.contact.iter().all(|line| line.trim().is_empty()) {
+            if !self.demo {
+                return Err("--contact (KAISEN_CONTACT) is required: the operator's contact details, printed on every receipt and completion mail (one line each: repeat --contact, or separate the lines with newlines in KAISEN_CONTACT); --demo shows demo ones".to_owned());
+            }
+            self.contact = demo_contact();
+        }
+        Ok(())
+    }
+
+    /// The sender of completion mails: `--mail-from`, else the example one
+    /// (which only `.eml` files may have: see [`ServeConfig::settle`]).
+    pub fn sender(&self) -> Mailbox {
+        self.mail_from.clone().unwrap_or_else(|| {
+            crate::mail::parse_sender(crate::mail::EXAMPLE_SENDER)
+                .unwrap_or_else(|e| unreachable!("the example sender parses: {e}"))
+        })
+    }
+
     /// Whether subscribers reach the portal over HTTPS.
     pub fn https(&self) -> bool {
         self.tls_cert.is_some()
@@ -282,7 +386,7 @@ impl std::fmt::Display for PublicOrigin {
 }
 
 #[cfg(test)]
-mod tests {
+mod origin_tests {
     use super::PublicOrigin;
 
     #[test]
@@ -310,5 +414,41 @@ mod tests {
         ] {
             assert!(PublicOrigin::parse(bad).is_err(), "{bad}");
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::Cli;
+
+    #[test]
+    fn debug_output_never_shows_an_smtp_password() {
+        let cli = Cli::try_parse_from([
+            "kaisen",
+            "serve",
+            "--db",
+            "db",
+            "--smtp-url",
+            "smtps://kaisen:in-the-url@mail.example.jp",
+            "--smtp-password",
+            "from-the-flag",
+        ])
+        .expect("the flags parse");
+        let shown = format!("{cli:?}");
+        assert!(!shown.contains("in-the-url"), "{shown}");
+        assert!(!shown.contains("from-the-flag"), "{shown}");
+        assert!(
+            shown.contains("smtps://kaisen:***@mail.example.jp"),
+            "{shown}"
+        );
+    }
+
+    #[test]
+    fn smtp_login_flags_need_an_smtp_url() {
+        let refused = Cli::try_parse_from(["kaisen", "serve", "--db", "db", "--smtp-user", "u"])
+            .expect_err("no relay to log in to");
+        assert!(refused.to_string().contains("--smtp-url"), "{refused}");
     }
 }

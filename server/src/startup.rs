@@ -218,21 +218,36 @@ pub struct Server {
 }
 
 impl Server {
-    /// Opens the store (loading the demo data if asked and the database is
-    /// empty) and binds the address.
+    /// Checks the configuration and sets up the mailer (before the
+    /// database folder is made, so that a wrong flag changes nothing), opens
+    /// the store (loading the demo data if asked and the database is empty)
+    /// and binds the address.
     pub async fn build(
-        config: ServeConfig,
+        mut config: ServeConfig,
     ) -> Result<Self, Box<dyn std::error::Error + Send + Sync>> {
+        config.settle()?;
+        let mailer = Mailer::new(&config)?;
         let store = Store::open(&config.db)?;
-        Self::with_store(config, store).await
+        Self::assemble(config, store, mailer).await
     }
 
     /// Like [`Server::build`], with `store` already opened on `config.db`.
     /// sled locks its folder while any handle is open, so the integration
     /// tests load their data through a `Store` and hand that same store over.
     pub async fn with_store(
+        mut config: ServeConfig,
+        store: Store,
+    ) -> Result<Self, Box<dyn std::error::Error + Send + Sync>> {
+        config.settle()?;
+        let mailer = Mailer::new(&config)?;
+        Self::assemble(config, store, mailer).await
+    }
+
+    /// The rest of [`Server::build`], on a settled configuration.
+    async fn assemble(
         config: ServeConfig,
         store: Store,
+        mailer: Mailer,
     ) -> Result<Self, Box<dyn std::error::Error + Send + Sync>> {
         if config.demo && store.has_no_lines() {
             let report = {
@@ -242,7 +257,6 @@ impl Server {
             };
             tracing::info!(?report, "demo data loaded");
         }
-        let mailer = Mailer::new(config.mail_dir.clone(), config.smtp_url.as_deref())?;
         let tls = match (&config.tls_cert, &config.tls_key) {
             (Some(cert), Some(key)) => Some(crate::connections::tls_acceptor(cert, key)?),
             _ => None,

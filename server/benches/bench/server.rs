@@ -44,6 +44,8 @@ impl Server {
             .arg(db)
             .arg("--site")
             .arg(site)
+            .arg("--contact")
+            .arg("【計測】回線情報通知 計測用窓口")
             .args(extra)
             .env("RUST_LOG", "warn")
             .stdout(Stdio::null())

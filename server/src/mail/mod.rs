@@ -3,11 +3,15 @@
 
 mod compose;
 mod deliver;
+mod relay;
+mod sender;
 
 use std::time::Duration;
 
 pub use compose::compose;
 pub use deliver::Mailer;
+pub use relay::without_password;
+pub use sender::{EXAMPLE_SENDER, parse_sender};
 
 use crate::state::{AppState, now};
 use crate::store::OutboxRecord;
@@ -41,11 +45,12 @@ pub async fn run(state: AppState, mailer: Mailer, mut stop: tokio::sync::watch::
     while !*stop.borrow() {
         let mailer = mailer.clone();
         let contact = state.config.contact.clone();
+        let sender = state.config.sender();
         let base = retry_base_secs(state.config.mail_retry_base);
         let next = state
             .blocking(move |store| {
                 for (record, mail) in store.due_mail(now())? {
-                    let message = compose(&record, &contact);
+                    let message = compose(&record, &sender, &contact);
                     match message.and_then(|m| mailer.deliver(record.id, &m)) {
                         Ok(()) => {
                             store.mail_sent(record.id, now())?;

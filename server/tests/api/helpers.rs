@@ -35,6 +35,8 @@ pub const BAD_CREDENTIALS: &str = "フレッツナンバーまたはアクセス
 pub const CONSENT_TEXT: &str = "回線情報通知機能の利用に同意します。\n\n（テスト用の同意書）";
 /// The fixture's notices.
 pub const NOTICES: [&str; 2] = ["メンテナンスのお知らせ", "年末年始の受付について"];
+/// The sender of the test apps' completion mails (`--mail-from`).
+pub const MAIL_FROM: &str = "回線情報通知 試験センター <notice@example.jp>";
 /// How long the tests wait for the worker at most.
 pub const WORK_TIMEOUT: Duration = Duration::from_secs(15);
 
@@ -141,13 +143,31 @@ pub fn test_config(db: &Path, site: &Path) -> ServeConfig {
         session_limit: Duration::from_secs(8 * 3600),
         refused_mail_domains: vec!["example-isp.jp".into()],
         trusted_proxies: Vec::new(),
+        mail_from: Some(kaisen::mail::parse_sender(MAIL_FROM).expect("the test sender parses")),
         mail_dir: site.join("mail"),
         smtp_url: None,
+        smtp_user: None,
+        smtp_password: None,
+        smtp_ca_file: None,
         mail_retry_base: Duration::from_secs(5),
         contact: vec![
             "回線情報通知 受付センター".into(),
             "電話：0120-000-000".into(),
         ],
+    }
+}
+
+/// Why the server refuses to start, on a fresh database, with the test
+/// configuration changed by `tweak`.
+pub async fn start_refusal(tweak: impl FnOnce(&mut ServeConfig)) -> String {
+    let db = TempDir::new().expect("a temporary folder");
+    let site = TempDir::new().expect("a temporary folder");
+    let store = open_store(db.path());
+    let mut config = test_config(db.path(), site.path());
+    tweak(&mut config);
+    match Server::with_store(config, store).await {
+        Ok(_) => panic!("the server started"),
+        Err(error) => error.to_string(),
     }
 }
 

@@ -53,6 +53,8 @@ impl ServerProcess {
                 .arg(&workspace.mail)
                 .arg("--site")
                 .arg(&workspace.site)
+                .arg("--contact")
+                .arg("【試験】クラッシュ試験 受付窓口")
                 .env("RUST_LOG", "info")
                 .env("NO_COLOR", "1")
                 .stdin(Stdio::null())
