@@ -137,11 +137,7 @@ async fn futures_count(tasks: Vec<tokio::task::JoinHandle<bool>>) -> usize {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn over_tls_a_half_sent_header_after_the_handshake_is_closed_too() {
     let dir = tempfile::TempDir::new().expect("a folder");
-    let certified =
-        rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).expect("a certificate");
-    let (cert, key) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
-    std::fs::write(&cert, certified.cert.pem()).expect("written");
-    std::fs::write(&key, certified.signing_key.serialize_pem()).expect("written");
+    let (der, cert, key) = crate::tls::certificate(dir.path());
     let app = spawn_app_with(|c| {
         short_limits(c);
         c.tls_cert = Some(cert.clone());
@@ -149,9 +145,7 @@ async fn over_tls_a_half_sent_header_after_the_handshake_is_closed_too() {
     })
     .await;
     let mut roots = rustls::RootCertStore::empty();
-    roots
-        .add(certified.cert.der().clone())
-        .expect("the test certificate");
+    roots.add(der.into()).expect("the test certificate");
     let tls = tokio_rustls::TlsConnector::from(Arc::new(
         rustls::ClientConfig::builder_with_provider(Arc::new(
             rustls::crypto::ring::default_provider(),

@@ -105,7 +105,7 @@ async fn over_plain_http_no_hsts_is_sent_and_the_cookie_is_not_secure() {
 
 /// A self-signed certificate for `localhost`, written as PEM files in
 /// `dir`: (certificate DER, certificate path, key path).
-fn certificate(dir: &std::path::Path) -> (Vec<u8>, std::path::PathBuf, std::path::PathBuf) {
+pub fn certificate(dir: &std::path::Path) -> (Vec<u8>, std::path::PathBuf, std::path::PathBuf) {
     let certified =
         rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).expect("a certificate");
     let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
