@@ -100,7 +100,7 @@ fn tx_encode<T: serde::Serialize>(tree: &'static str, value: &T) -> TxResult<Vec
     encode(tree, value).or_else(abort)
 }
 
-fn id_from(tree: &'static str, bytes: &[u8]) -> Result<ApplicationId, StoreError> {
+pub(super) fn id_from(tree: &'static str, bytes: &[u8]) -> Result<ApplicationId, StoreError> {
     keys::trailing_u64(bytes)
         .and_then(|n| ApplicationId::from_u64(n).ok())
         .ok_or_else(|| StoreError::Corrupt {

@@ -6,6 +6,7 @@ use shared::domain::{ApplicationId, Timestamp};
 use sled::Transactional;
 use sled::transaction::{ConflictableTransactionError, TransactionError};
 
+use super::applications::id_from;
 use super::{ApplicationRecord, OutboxRecord, Store, StoreError, decode, encode, keys};
 
 /// The work and mail waiting: see [`Store::queues`].
@@ -72,27 +73,15 @@ impl Store {
     pub fn queues(&self, now: Timestamp) -> Result<Queues, StoreError> {
         let age = |at: Option<Timestamp>| at.map_or(0, |at| (now.unix() - at.unix()).max(0));
         let oldest_work = match self.work.first()? {
-            Some((key, _)) => {
-                let id = keys::parse_work(&key)
-                    .and_then(|(_, n)| ApplicationId::from_u64(n).ok())
-                    .ok_or_else(|| StoreError::Corrupt {
-                        tree: "work",
-                        detail: "bad key".into(),
-                    })?;
-                self.application(id)?.map(|a| a.received_at)
-            }
+            Some((key, _)) => self
+                .application(id_from("work", &key)?)?
+                .map(|a| a.received_at),
             None => None,
         };
         let oldest_mail = match self.outbox.first()? {
-            Some((key, _)) => {
-                let id = keys::trailing_u64(&key)
-                    .and_then(|n| ApplicationId::from_u64(n).ok())
-                    .ok_or_else(|| StoreError::Corrupt {
-                        tree: "outbox",
-                        detail: "bad key".into(),
-                    })?;
-                self.application(id)?.and_then(|a| a.completed_at)
-            }
+            Some((key, _)) => self
+                .application(id_from("outbox", &key)?)?
+                .and_then(|a| a.completed_at),
             None => None,
         };
         Ok(Queues {
