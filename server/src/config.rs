@@ -86,10 +86,18 @@ pub struct ServeConfig {
     /// The built client (`cargo xtask client` writes it to `target/site`).
     #[arg(long, env = "KAISEN_SITE", default_value = "target/site")]
     pub site: PathBuf,
-    /// How many Argon2 hashes may run at once (default: one per core);
-    /// logins beyond that get 503 at once.
+    /// How many Argon2 hashes may run at once (default: one per core); each
+    /// slot holds one 19 MiB buffer for good.
     #[arg(long, env = "KAISEN_HASH_SLOTS")]
     pub hash_slots: Option<usize>,
+    /// How long a login waits, in order of arrival, for a hashing slot
+    /// before it is answered 503.
+    #[arg(long, env = "KAISEN_HASH_WAIT", default_value = "2s", value_parser = humantime::parse_duration)]
+    pub hash_wait: Duration,
+    /// How many logins may wait for a hashing slot at once; further ones
+    /// are answered 503 at once.
+    #[arg(long, env = "KAISEN_HASH_QUEUE", default_value_t = 64)]
+    pub hash_queue: usize,
     /// An API request (its body included) must be done within this.
     #[arg(long, env = "KAISEN_REQUEST_TIMEOUT", default_value = "30s", value_parser = humantime::parse_duration)]
     pub request_timeout: Duration,
@@ -139,6 +147,13 @@ fn default_contact() -> Vec<String> {
 }
 
 impl ServeConfig {
+    /// How many hashing slots: `--hash-slots`, or one per core.
+    pub fn hash_slot_count(&self) -> usize {
+        self.hash_slots.unwrap_or_else(|| {
+            std::thread::available_parallelism().map_or(2, std::num::NonZero::get)
+        })
+    }
+
     /// Whether subscribers reach the portal over HTTPS.
     pub fn https(&self) -> bool {
         self.tls_cert.is_some() || self.assume_https

@@ -53,7 +53,7 @@ pub enum ApiError {
     /// The request took too long (e.g. its body never came).
     #[error("request timeout")]
     Timeout,
-    /// Every hashing slot is taken: try again in a moment.
+    /// No hashing slot came free within the wait: try again in a moment.
     #[error("busy")]
     Busy,
     /// A server-side failure; logged, not sent.

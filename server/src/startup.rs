@@ -10,17 +10,18 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::routing::any;
 use axum_server::tls_rustls::RustlsConfig;
 use tokio::net::TcpListener;
-use tokio::sync::{Notify, Semaphore};
+use tokio::sync::Notify;
 use tower_http::services::{ServeDir, ServeFile};
 use tower_http::set_header::SetResponseHeaderLayer;
 
 use crate::config::ServeConfig;
 use crate::error::ApiError;
+use crate::hashing::HashingSlots;
 use crate::limit::FailureWindow;
 use crate::mail::{self, Mailer};
 use crate::state::AppState;
 use crate::store::Store;
-use crate::{demo, import, routes, work};
+use crate::{demo, import, password, routes, work};
 
 /// The largest request body accepted.
 const BODY_LIMIT: usize = 64 * 1024;
@@ -192,15 +193,18 @@ impl Server {
             _ => None,
         };
         let listener = TcpListener::bind(config.addr).await?;
-        let hash_slots = config.hash_slots.unwrap_or_else(|| {
-            std::thread::available_parallelism().map_or(2, std::num::NonZero::get)
-        });
+        password::check_dummy().map_err(|e| format!("the dummy hash cannot be checked: {e}"))?;
+        let hashing = HashingSlots::new(
+            config.hash_slot_count(),
+            config.hash_wait,
+            config.hash_queue,
+        );
         let state = AppState {
             store,
             config: Arc::new(config),
             work_queued: Arc::new(Notify::new()),
             mail_queued: Arc::new(Notify::new()),
-            hashing: Arc::new(Semaphore::new(hash_slots)),
+            hashing: Arc::new(hashing),
             login_failures: Arc::new(FailureWindow::new(
                 routes::ADDRESS_MAX_FAILURES,
                 routes::ADDRESS_FAILURE_WINDOW,

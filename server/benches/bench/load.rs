@@ -228,22 +228,12 @@ async fn flood(addr: SocketAddr, time: Duration) -> Outcome {
         time: time + WARM_UP,
     };
     http::run(addr, plan, move |_, n| {
-        let body = serde_json::json!({
-            "customer_id": server::customer_id(9_000_000_000 + n as u64),
-            "access_key": "wrong-key-0000",
-        });
-        let from = format!(
-            "X-Forwarded-For: 10.{}.{}.{}\r\n",
-            (n >> 16) & 255,
-            (n >> 8) & 255,
-            n & 255
-        );
-        Some(http::post_json(
+        let from = format!("10.{}.{}.{}", (n >> 16) & 255, (n >> 8) & 255, n & 255);
+        Some(http::login(
             addr,
-            "/api/session",
-            None,
-            &from,
-            body.to_string().as_bytes(),
+            &server::customer_id(9_000_000_000 + n as u64),
+            "wrong-key-0000",
+            Some(&from),
         ))
     })
     .await

@@ -131,6 +131,8 @@ pub fn test_config(db: &Path, site: &Path) -> ServeConfig {
         site: site.to_path_buf(),
         request_timeout: Duration::from_secs(30),
         hash_slots: None,
+        hash_wait: Duration::from_secs(2),
+        hash_queue: 64,
         idle_timeout: Duration::from_secs(20 * 60),
         session_limit: Duration::from_secs(8 * 3600),
         refused_mail_domains: vec!["example-isp.jp".into()],
