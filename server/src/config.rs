@@ -98,6 +98,18 @@ pub struct ServeConfig {
     /// are answered 503 at once.
     #[arg(long, env = "KAISEN_HASH_QUEUE", default_value_t = 64)]
     pub hash_queue: usize,
+    /// Logins (of any outcome) per line within `--login-window`; further
+    /// ones are answered 429.
+    #[arg(long, env = "KAISEN_LOGINS_PER_LINE", default_value_t = 10)]
+    pub logins_per_line: usize,
+    /// Logins (of any outcome) per client address within `--login-window`;
+    /// further ones are answered 429. Generous: many subscribers can share
+    /// an address (a carrier-grade NAT).
+    #[arg(long, env = "KAISEN_LOGINS_PER_ADDRESS", default_value_t = 120)]
+    pub logins_per_address: usize,
+    /// The window of `--logins-per-line` and `--logins-per-address`.
+    #[arg(long, env = "KAISEN_LOGIN_WINDOW", default_value = "1m", value_parser = humantime::parse_duration)]
+    pub login_window: Duration,
     /// An API request (its body included) must be done within this.
     #[arg(long, env = "KAISEN_REQUEST_TIMEOUT", default_value = "30s", value_parser = humantime::parse_duration)]
     pub request_timeout: Duration,

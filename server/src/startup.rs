@@ -17,7 +17,7 @@ use tower_http::set_header::SetResponseHeaderLayer;
 use crate::config::ServeConfig;
 use crate::error::ApiError;
 use crate::hashing::HashingSlots;
-use crate::limit::FailureWindow;
+use crate::limit::{LoginLimits, Window};
 use crate::mail::{self, Mailer};
 use crate::state::AppState;
 use crate::store::Store;
@@ -199,16 +199,18 @@ impl Server {
             config.hash_wait,
             config.hash_queue,
         );
+        let login_limits = LoginLimits {
+            failures: Window::new(routes::ADDRESS_MAX_FAILURES, routes::ADDRESS_FAILURE_WINDOW),
+            per_line: Window::new(config.logins_per_line, config.login_window),
+            per_address: Window::new(config.logins_per_address, config.login_window),
+        };
         let state = AppState {
             store,
             config: Arc::new(config),
             work_queued: Arc::new(Notify::new()),
             mail_queued: Arc::new(Notify::new()),
             hashing: Arc::new(hashing),
-            login_failures: Arc::new(FailureWindow::new(
-                routes::ADDRESS_MAX_FAILURES,
-                routes::ADDRESS_FAILURE_WINDOW,
-            )),
+            login_limits: Arc::new(login_limits),
         };
         Ok(Self {
             listener,
@@ -240,8 +242,8 @@ impl Server {
     }
 }
 
-/// Removes expired sessions and stale login-failure counters every few
-/// minutes.
+/// Removes expired sessions, stale login-failure counters and login
+/// limits every few minutes.
 async fn sweep_sessions(state: AppState) {
     let idle = i64::try_from(state.config.idle_timeout.as_secs()).unwrap_or(i64::MAX);
     let limit = i64::try_from(state.config.session_limit.as_secs()).unwrap_or(i64::MAX);
@@ -257,7 +259,7 @@ async fn sweep_sessions(state: AppState) {
                 store.sweep_login_failures(crate::state::now(), routes::ID_LOCK.as_secs() as i64)
             })
             .await;
-        state.login_failures.sweep(std::time::Instant::now());
+        state.login_limits.sweep(std::time::Instant::now());
         if let Err(e) = swept {
             tracing::warn!(error = %e, "session sweep failed");
         }

@@ -23,8 +23,8 @@ pub struct AppState {
     pub mail_queued: Arc<Notify>,
     /// Slots for Argon2 hashing, each with its memory, and their queue.
     pub hashing: Arc<crate::hashing::HashingSlots>,
-    /// Failed logins per client address.
-    pub login_failures: Arc<crate::limit::FailureWindow>,
+    /// Failed logins per client address; logins per line and per address.
+    pub login_limits: Arc<crate::limit::LoginLimits>,
 }
 
 impl AppState {

@@ -37,19 +37,21 @@ pub const ADDRESS_FAILURE_WINDOW: Duration = Duration::from_secs(10 * 60);
 /// new random ID. Wrong ID or key get one message that says neither. A
 /// locked ID, or an address with too many failures, is refused before any
 /// key is checked; failures are counted for unknown IDs too, so a lock says
-/// nothing about which IDs exist. A login that finds every hashing slot
-/// taken waits its turn.
+/// nothing about which IDs exist. Every login that is checked counts toward
+/// the per-line and per-address login limits, and waits its turn for a
+/// hashing slot.
 pub async fn login(
     State(state): State<AppState>,
     ClientAddr(client): ClientAddr,
     jar: CookieJar,
     AppJson(form): AppJson<LoginRequest>,
 ) -> Result<(CookieJar, Json<SessionInfo>), ApiError> {
-    if let Some(wait) = state.login_failures.retry_after(client, Instant::now()) {
+    let limits = &state.login_limits;
+    if let Some(wait) = limits.failures.retry_after(&client, Instant::now()) {
         return Err(ApiError::TooManyFailures(wait.as_secs()));
     }
     let failed = |error: ApiError| {
-        state.login_failures.record(client, Instant::now());
+        limits.failures.record(client, Instant::now());
         Err(error)
     };
     let (Ok(customer_id), Ok(key)) = (
@@ -67,10 +69,18 @@ pub async fn login(
     if let Some(until) = locked {
         return failed(ApiError::Locked(until));
     }
+    if let Some(wait) = limits.login_wait(&customer_id, client, Instant::now()) {
+        return Err(ApiError::TooManyLogins(wait.as_secs()));
+    }
     let id = customer_id.clone();
     // One Argon2 hash at a time per core, in the slot's own memory; the
     // rest wait their turn, briefly.
     let mut slot = state.hashing.acquire().await.ok_or(ApiError::Busy)?;
+    // Counted only once a slot is held, and checked again then: logins
+    // that queued together cannot all pass.
+    limits
+        .admit(&customer_id, client, Instant::now())
+        .map_err(|wait| ApiError::TooManyLogins(wait.as_secs()))?;
     let session_id = state
         .blocking(move |store| {
             let hasher = slot.hasher();

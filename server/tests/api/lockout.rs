@@ -46,7 +46,7 @@ async fn ten_failures_in_a_row_lock_the_id_even_against_the_right_key() {
 
 #[tokio::test]
 async fn a_success_starts_the_count_again() {
-    let app = spawn_app().await;
+    let app = spawn_app_with(|c| c.logins_per_line = 100).await;
     let client = app.client();
     for _ in 0..9 {
         client.log_in(LINE_A, WRONG_KEY).await;
@@ -134,9 +134,11 @@ async fn thirty_failures_from_one_address_make_it_wait_but_successes_do_not_coun
 
 #[tokio::test]
 async fn behind_a_trusted_proxy_the_forwarded_address_is_limited_and_others_are_not() {
-    let app =
-        spawn_app_with(|c| c.trusted_proxies = vec!["127.0.0.1".parse().expect("an address")])
-            .await;
+    let app = spawn_app_with(|c| {
+        c.trusted_proxies = vec!["127.0.0.1".parse().expect("an address")];
+        c.logins_per_line = 100;
+    })
+    .await;
     let client = app.client();
     let login = |forwarded: &'static str, key: &'static str| {
         let client = &client;

@@ -1,5 +1,6 @@
 //! Logins under load (issue 10 point 7): the hashing slots are shared
-//! fairly, in order of arrival, so that subscribers logging in again and
+//! fairly, in order of arrival, and logins of any outcome are limited per
+//! line and per client address, so that subscribers logging in again and
 //! again cannot keep everyone else out.
 
 use std::collections::BTreeMap;
@@ -49,9 +50,12 @@ async fn log_in_from(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn four_lines_logging_in_again_and_again_do_not_keep_another_subscriber_out() {
+    // The login limits out of the way: this is about the slots' queue.
     let app = spawn_app_with(|c| {
         c.hash_slots = Some(2);
         c.trusted_proxies = vec![PROXY.parse::<IpAddr>().expect("an address")];
+        c.logins_per_line = 100_000;
+        c.logins_per_address = 100_000;
     })
     .await;
     let lines = import_lines(&app, 5).await;
@@ -114,5 +118,87 @@ async fn four_lines_logging_in_again_and_again_do_not_keep_another_subscriber_ou
     assert!(
         in_time * 100 >= TRIES * 95,
         "the subscriber got in within 2 s in {in_time} of {TRIES} tries: {outcomes:?}"
+    );
+}
+
+#[tokio::test]
+async fn the_eleventh_login_of_a_line_within_a_minute_waits_however_right_its_key() {
+    let app = spawn_app_with(|c| {
+        c.trusted_proxies = vec![PROXY.parse::<IpAddr>().expect("an address")];
+    })
+    .await;
+    let lines = import_lines(&app, 2).await;
+    let http = reqwest::Client::new();
+    for n in 0..10 {
+        // From ten addresses: it is the line that is limited.
+        let response = log_in_from(&http, &app, &lines[0], &format!("198.51.100.{n}")).await;
+        assert_eq!(
+            response.expect("sent").status(),
+            StatusCode::OK,
+            "login {n}"
+        );
+    }
+
+    let eleventh = log_in_from(&http, &app, &lines[0], "198.51.100.99")
+        .await
+        .expect("sent");
+
+    assert_too_many_logins(eleventh, 1..=60).await;
+    let other = log_in_from(&http, &app, &lines[1], "198.51.100.99").await;
+    assert_eq!(
+        other.expect("sent").status(),
+        StatusCode::OK,
+        "another line"
+    );
+}
+
+#[tokio::test]
+async fn an_address_is_limited_in_logins_of_any_outcome_and_others_are_not() {
+    let app = spawn_app_with(|c| {
+        c.trusted_proxies = vec![PROXY.parse::<IpAddr>().expect("an address")];
+        c.logins_per_address = 6;
+        c.login_window = Duration::from_secs(120);
+    })
+    .await;
+    let lines = import_lines(&app, 4).await;
+    let http = reqwest::Client::new();
+    let wrong = (lines[3].0.clone(), "Wrong-Key-99".to_owned());
+    for line in [&lines[0], &lines[1], &wrong, &lines[2], &wrong, &lines[0]] {
+        let response = log_in_from(&http, &app, line, "198.51.100.1").await;
+        assert_ne!(
+            response.expect("sent").status(),
+            StatusCode::TOO_MANY_REQUESTS
+        );
+    }
+
+    let seventh = log_in_from(&http, &app, &lines[1], "198.51.100.1")
+        .await
+        .expect("sent");
+
+    assert_too_many_logins(seventh, 61..=120).await;
+    let elsewhere = log_in_from(&http, &app, &lines[1], "198.51.100.2").await;
+    assert_eq!(elsewhere.expect("sent").status(), StatusCode::OK);
+}
+
+/// Asserts 429 with a `Retry-After` within `seconds` and a message saying
+/// how long to wait.
+async fn assert_too_many_logins(
+    response: reqwest::Response,
+    seconds: std::ops::RangeInclusive<u64>,
+) {
+    assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
+    let retry_after: u64 = response.headers()["retry-after"]
+        .to_str()
+        .expect("text")
+        .parse()
+        .expect("seconds");
+    assert!(seconds.contains(&retry_after), "{retry_after}");
+    let body: Value = response.json().await.expect("JSON");
+    assert_eq!(body["kind"], "too_many_requests");
+    let message = body["message"].as_str().expect("a message");
+    assert!(
+        message.starts_with("短時間にログインが繰り返されたため")
+            && message.contains(&format!("{}分ほど", retry_after.div_ceil(60))),
+        "{message}"
     );
 }
