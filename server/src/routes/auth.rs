@@ -23,6 +23,19 @@ fn session_info(state: &AppState, customer_id: CustomerId) -> SessionInfo {
     }
 }
 
+/// The session cookie carrying `value`: `HttpOnly`, `SameSite=Strict`,
+/// `Path=/`, and over HTTPS `Secure` (its `__Host-` name requires it). Its
+/// removal at logout must carry the very same attributes, or the browser
+/// keeps the cookie.
+fn session_cookie(state: &AppState, value: String) -> Cookie<'static> {
+    Cookie::build((state.config.session_cookie(), value))
+        .secure(state.config.https())
+        .path("/")
+        .http_only(true)
+        .same_site(SameSite::Strict)
+        .build()
+}
+
 /// Failed logins in a row after which a customer ID is locked (SPEC §4).
 pub const ID_MAX_FAILURES: u32 = 10;
 /// How long a customer ID stays locked.
@@ -34,9 +47,9 @@ pub const ADDRESS_MAX_FAILURES: usize = 30;
 pub const ADDRESS_FAILURE_WINDOW: Duration = Duration::from_secs(10 * 60);
 
 /// `POST /api/session`: checks the credentials and starts a session with a
-/// new random ID. Wrong ID or key get one message that says neither. A
-/// locked ID, or an address with too many failures, is refused before any
-/// key is checked; failures are counted for unknown IDs too, so a lock says
+/// new random ID, revoking the session the browser held, if any. Wrong ID
+/// or key get one message that says neither. A locked ID, or an address
+/// with too many failures, is refused before any key is checked; failures are counted for unknown IDs too, so a lock says
 /// nothing about which IDs exist. Every login that is checked counts toward
 /// the per-line and per-address login limits, and waits its turn for a
 /// hashing slot.
@@ -81,6 +94,9 @@ pub async fn login(
     limits
         .admit(&customer_id, client, Instant::now())
         .map_err(|wait| ApiError::TooManyLogins(wait.as_secs()))?;
+    let held = jar
+        .get(state.config.session_cookie())
+        .map(|c| c.value().to_owned());
     let session_id = state
         .blocking(move |store| {
             let hasher = slot.hasher();
@@ -104,6 +120,9 @@ pub async fn login(
                 );
             }
             store.clear_login_failures(&id)?;
+            if let Some(old) = held {
+                store.take_session(&old)?;
+            }
             let session_id = hex::encode(rand::random::<[u8; 16]>());
             let now = now();
             store.put_session(
@@ -122,12 +141,7 @@ pub async fn login(
         Err(e @ (ApiError::BadCredentials | ApiError::Locked(_))) => return failed(e),
         Err(e) => return Err(e),
     };
-    let cookie = Cookie::build((state.config.session_cookie(), session_id))
-        .secure(state.config.https())
-        .path("/")
-        .http_only(true)
-        .same_site(SameSite::Strict)
-        .build();
+    let cookie = session_cookie(&state, session_id);
     Ok((jar.add(cookie), Json(session_info(&state, customer_id))))
 }
 
@@ -160,6 +174,6 @@ pub async fn logout(
             HeaderName::from_static("clear-site-data"),
             "\"cookies\", \"storage\"",
         )],
-        jar.remove(Cookie::build(state.config.session_cookie()).path("/")),
+        jar.remove(session_cookie(&state, String::new())),
     ))
 }
