@@ -9,10 +9,11 @@ use axum::response::IntoResponse;
 use axum_extra::extract::CookieJar;
 use axum_extra::extract::cookie::{Cookie, SameSite};
 use shared::api::{LoginRequest, SessionInfo};
-use shared::domain::{AccessKey, CustomerId};
+use shared::domain::{AccessKey, CustomerId, Timestamp};
 
 use crate::error::ApiError;
 use crate::extract::{AppJson, ClientAddr, CurrentLine};
+use crate::security::{self, SecurityEvent};
 use crate::state::{AppState, now};
 use crate::store::SessionRecord;
 
@@ -46,58 +47,71 @@ pub const ADDRESS_MAX_FAILURES: usize = 30;
 /// The window of [`ADDRESS_MAX_FAILURES`].
 pub const ADDRESS_FAILURE_WINDOW: Duration = Duration::from_secs(10 * 60);
 
+/// How a checked login ended.
+enum Checked {
+    /// A new session; and the line of the session it replaced, which the
+    /// browser held until then.
+    Started {
+        session_id: String,
+        replaced: Option<CustomerId>,
+    },
+    /// Wrong key (or unknown ID); `Some` when this failure locked the ID.
+    Refused(Option<Timestamp>),
+}
+
 /// `POST /api/session`: checks the credentials and starts a session with a
 /// new random ID, revoking the session the browser held, if any. Wrong ID
 /// or key get one message that says neither. A locked ID, or an address
-/// with too many failures, is refused before any key is checked; failures are counted for unknown IDs too, so a lock says
-/// nothing about which IDs exist. Every login that is checked counts toward
-/// the per-line and per-address login limits, and waits its turn for a
-/// hashing slot.
+/// with too many failures, is refused before any key is checked; failures
+/// are counted for unknown IDs too, so a lock says nothing about which IDs
+/// exist. Every login that is checked counts toward the per-line and
+/// per-address login limits, and waits its turn for a hashing slot.
 pub async fn login(
     State(state): State<AppState>,
     ClientAddr(client): ClientAddr,
     jar: CookieJar,
     AppJson(form): AppJson<LoginRequest>,
 ) -> Result<(CookieJar, Json<SessionInfo>), ApiError> {
+    let named = CustomerId::parse(&form.customer_id).ok();
+    let event = |event: SecurityEvent| security::record(event, named.as_ref(), client);
     let limits = &state.login_limits;
     if let Some(wait) = limits.failures.retry_after(&client, Instant::now()) {
+        event(SecurityEvent::RateLimited);
         return Err(ApiError::TooManyFailures(wait.as_secs()));
     }
-    let failed = |error: ApiError| {
+    let failed = |error: ApiError, what: SecurityEvent| {
         limits.failures.record(client, Instant::now());
+        event(what);
         Err(error)
     };
-    let (Ok(customer_id), Ok(key)) = (
-        CustomerId::parse(&form.customer_id),
-        AccessKey::parse(&form.access_key),
-    ) else {
-        return failed(ApiError::BadCredentials);
+    let (Some(customer_id), Ok(key)) = (named.clone(), AccessKey::parse(&form.access_key)) else {
+        return failed(ApiError::BadCredentials, SecurityEvent::LoginFailed);
     };
-    let locked = {
-        let id = customer_id.clone();
-        state
-            .blocking(move |store| store.login_locked_until(&id, now()))
-            .await?
-    };
+    let locked = state.inline(|store| store.login_locked_until(&customer_id, now()))?;
     if let Some(until) = locked {
-        return failed(ApiError::Locked(until));
+        return failed(ApiError::Locked(until), SecurityEvent::LoginWhileLocked);
     }
     if let Some(wait) = limits.login_wait(&customer_id, client, Instant::now()) {
+        event(SecurityEvent::RateLimited);
         return Err(ApiError::TooManyLogins(wait.as_secs()));
     }
-    let id = customer_id.clone();
     // One Argon2 hash at a time per core, in the slot's own memory; the
     // rest wait their turn, briefly.
-    let mut slot = state.hashing.acquire().await.ok_or(ApiError::Busy)?;
+    let Some(mut slot) = state.hashing.acquire().await else {
+        event(SecurityEvent::Busy);
+        return Err(ApiError::Busy);
+    };
     // Counted only once a slot is held, and checked again then: logins
     // that queued together cannot all pass.
-    limits
-        .admit(&customer_id, client, Instant::now())
-        .map_err(|wait| ApiError::TooManyLogins(wait.as_secs()))?;
+    if let Err(wait) = limits.admit(&customer_id, client, Instant::now()) {
+        event(SecurityEvent::RateLimited);
+        return Err(ApiError::TooManyLogins(wait.as_secs()));
+    }
     let held = jar
         .get(state.config.session_cookie())
         .map(|c| c.value().to_owned());
-    let session_id = state
+    let id = customer_id.clone();
+    let checked = state
         .blocking(move |store| {
             let hasher = slot.hasher();
             let matches = match store.line(&id)? {
@@ -112,17 +126,14 @@ pub async fn login(
             drop(slot);
             if !matches {
                 let lock = ID_LOCK.as_secs().try_into().unwrap_or(i64::MAX);
-                return Err(
-                    match store.record_login_failure(&id, now(), ID_MAX_FAILURES, lock)? {
-                        Some(until) => ApiError::Locked(until),
-                        None => ApiError::BadCredentials,
-                    },
-                );
+                let locked = store.record_login_failure(&id, now(), ID_MAX_FAILURES, lock)?;
+                return Ok(Checked::Refused(locked));
             }
             store.clear_login_failures(&id)?;
-            if let Some(old) = held {
-                store.take_session(&old)?;
-            }
+            let replaced = match held {
+                Some(old) => store.take_session(&old)?.map(|s| s.customer_id),
+                None => None,
+            };
             let session_id = hex::encode(rand::random::<[u8; 16]>());
             let now = now();
             store.put_session(
@@ -133,16 +144,27 @@ pub async fn login(
                     last_seen: now,
                 },
             )?;
-            Ok(session_id)
+            Ok::<_, ApiError>(Checked::Started {
+                session_id,
+                replaced,
+            })
         })
-        .await;
-    let session_id = match session_id {
-        Ok(id) => id,
-        Err(e @ (ApiError::BadCredentials | ApiError::Locked(_))) => return failed(e),
-        Err(e) => return Err(e),
-    };
-    let cookie = session_cookie(&state, session_id);
-    Ok((jar.add(cookie), Json(session_info(&state, customer_id))))
+        .await?;
+    match checked {
+        Checked::Refused(None) => failed(ApiError::BadCredentials, SecurityEvent::LoginFailed),
+        Checked::Refused(Some(until)) => failed(ApiError::Locked(until), SecurityEvent::LockedOut),
+        Checked::Started {
+            session_id,
+            replaced,
+        } => {
+            if let Some(old) = replaced {
+                security::record(SecurityEvent::SessionReplaced, Some(&old), client);
+            }
+            event(SecurityEvent::LoginSucceeded);
+            let cookie = session_cookie(&state, session_id);
+            Ok((jar.add(cookie), Json(session_info(&state, customer_id))))
+        }
+    }
 }
 
 /// `GET /api/session`: who is logged in (and keeps the session alive).
@@ -158,15 +180,17 @@ pub async fn current_session(
 /// cookies and storage (the flow's draft), so "back" shows no data.
 pub async fn logout(
     State(state): State<AppState>,
+    ClientAddr(client): ClientAddr,
     jar: CookieJar,
 ) -> Result<impl IntoResponse, ApiError> {
     if let Some(id) = jar
         .get(state.config.session_cookie())
         .map(|c| c.value().to_owned())
     {
-        state
-            .blocking(move |store| store.delete_session(&id))
-            .await?;
+        let ended = state.blocking(move |store| store.take_session(&id)).await?;
+        if let Some(session) = ended {
+            security::record(SecurityEvent::LoggedOut, Some(&session.customer_id), client);
+        }
     }
     Ok((
         StatusCode::NO_CONTENT,
