@@ -102,10 +102,30 @@ pub struct ServeConfig {
     /// The built client (`cargo xtask client` writes it to `target/site`).
     #[arg(long, env = "KAISEN_SITE", default_value = "target/site")]
     pub site: PathBuf,
-    /// How many Argon2 hashes may run at once (default: one per core);
-    /// logins beyond that get 503 at once.
+    /// How many Argon2 hashes may run at once (default: one per core); each
+    /// slot holds one 19 MiB buffer for good.
     #[arg(long, env = "KAISEN_HASH_SLOTS")]
     pub hash_slots: Option<usize>,
+    /// How long a login waits, in order of arrival, for a hashing slot
+    /// before it is answered 503.
+    #[arg(long, env = "KAISEN_HASH_WAIT", default_value = "2s", value_parser = humantime::parse_duration)]
+    pub hash_wait: Duration,
+    /// How many logins may wait for a hashing slot at once; further ones
+    /// are answered 503 at once.
+    #[arg(long, env = "KAISEN_HASH_QUEUE", default_value_t = 64)]
+    pub hash_queue: usize,
+    /// Logins (of any outcome) per line within `--login-window`; further
+    /// ones are answered 429.
+    #[arg(long, env = "KAISEN_LOGINS_PER_LINE", default_value_t = 10)]
+    pub logins_per_line: usize,
+    /// Logins (of any outcome) per client address within `--login-window`;
+    /// further ones are answered 429. Generous: many subscribers can share
+    /// an address (a carrier-grade NAT).
+    #[arg(long, env = "KAISEN_LOGINS_PER_ADDRESS", default_value_t = 120)]
+    pub logins_per_address: usize,
+    /// The window of `--logins-per-line` and `--logins-per-address`.
+    #[arg(long, env = "KAISEN_LOGIN_WINDOW", default_value = "1m", value_parser = humantime::parse_duration)]
+    pub login_window: Duration,
     /// An API request (its body included) must be done within this.
     #[arg(long, env = "KAISEN_REQUEST_TIMEOUT", default_value = "30s", value_parser = humantime::parse_duration)]
     pub request_timeout: Duration,

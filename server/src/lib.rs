@@ -11,6 +11,7 @@ pub mod csrf;
 pub mod demo;
 pub mod error;
 pub mod extract;
+pub mod hashing;
 pub mod import;
 pub mod limit;
 pub mod mail;

@@ -8,18 +8,19 @@ use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::routing::{any, get};
 use tokio::net::TcpListener;
-use tokio::sync::{Notify, Semaphore};
+use tokio::sync::Notify;
 use tokio_rustls::TlsAcceptor;
 use tower_http::services::{ServeDir, ServeFile};
 use tower_http::set_header::SetResponseHeaderLayer;
 
 use crate::config::ServeConfig;
 use crate::error::ApiError;
-use crate::limit::FailureWindow;
+use crate::hashing::HashingSlots;
+use crate::limit::{LoginLimits, Window};
 use crate::mail::{self, Mailer};
 use crate::state::AppState;
 use crate::store::Store;
-use crate::{demo, import, routes, telemetry, work};
+use crate::{demo, import, password, routes, telemetry, work};
 
 /// The largest request body accepted.
 const BODY_LIMIT: usize = 64 * 1024;
@@ -262,7 +263,6 @@ impl Server {
             _ => None,
         };
         let listener = TcpListener::bind(config.addr).await?;
-        let hash_slots = config.hash_slots();
         let metrics = match config.metrics_addr {
             Some(addr) => Some(
                 TcpListener::bind(addr)
@@ -271,16 +271,20 @@ impl Server {
             ),
             None => None,
         };
+        password::check_dummy().map_err(|e| format!("the dummy hash cannot be checked: {e}"))?;
+        let hashing = HashingSlots::new(config.hash_slots(), config.hash_wait, config.hash_queue);
+        let login_limits = LoginLimits {
+            failures: Window::new(routes::ADDRESS_MAX_FAILURES, routes::ADDRESS_FAILURE_WINDOW),
+            per_line: Window::new(config.logins_per_line, config.login_window),
+            per_address: Window::new(config.logins_per_address, config.login_window),
+        };
         let state = AppState {
             store,
             config: Arc::new(config),
             work_queued: Arc::new(Notify::new()),
             mail_queued: Arc::new(Notify::new()),
-            hashing: Arc::new(Semaphore::new(hash_slots)),
-            login_failures: Arc::new(FailureWindow::new(
-                routes::ADDRESS_MAX_FAILURES,
-                routes::ADDRESS_FAILURE_WINDOW,
-            )),
+            hashing: Arc::new(hashing),
+            login_limits: Arc::new(login_limits),
             health: Arc::new(crate::state::Health::default()),
         };
         Ok(Self {
@@ -407,8 +411,8 @@ async fn shutdown_signal() {
     }
 }
 
-/// Removes expired sessions and stale login-failure counters every few
-/// minutes.
+/// Removes expired sessions, stale login-failure counters and login
+/// limits every few minutes.
 async fn sweep_sessions(state: AppState) {
     let idle = i64::try_from(state.config.idle_timeout.as_secs()).unwrap_or(i64::MAX);
     let limit = i64::try_from(state.config.session_limit.as_secs()).unwrap_or(i64::MAX);
@@ -424,7 +428,7 @@ async fn sweep_sessions(state: AppState) {
                 store.sweep_login_failures(crate::state::now(), routes::ID_LOCK.as_secs() as i64)
             })
             .await;
-        state.login_failures.sweep(std::time::Instant::now());
+        state.login_limits.sweep(std::time::Instant::now());
         if let Err(e) = swept {
             tracing::warn!(error = %e, "session sweep failed");
         }

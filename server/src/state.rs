@@ -4,7 +4,7 @@ use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use shared::domain::Timestamp;
-use tokio::sync::{Notify, Semaphore};
+use tokio::sync::Notify;
 
 use crate::config::ServeConfig;
 use crate::error::ApiError;
@@ -21,10 +21,10 @@ pub struct AppState {
     pub work_queued: Arc<Notify>,
     /// Wakes the mailer when completed work queued a mail.
     pub mail_queued: Arc<Notify>,
-    /// Slots for Argon2 hashing, one per core.
-    pub hashing: Arc<Semaphore>,
-    /// Failed logins per client address.
-    pub login_failures: Arc<crate::limit::FailureWindow>,
+    /// Slots for Argon2 hashing, each with its memory, and their queue.
+    pub hashing: Arc<crate::hashing::HashingSlots>,
+    /// Failed logins per client address; logins per line and per address.
+    pub login_limits: Arc<crate::limit::LoginLimits>,
     /// Whether the portal takes requests, and its open connections.
     pub health: Arc<Health>,
 }

@@ -9,7 +9,7 @@
 //! - `work_queue_depth`, `work_queue_oldest_age_seconds`, `mail_queue_depth`,
 //!   `mail_queue_oldest_age_seconds` (read from the store at each scrape);
 //! - `security_events_total` by event (failed logins, lockouts, 429s, …);
-//! - `hashing_slots_in_use`, `hashing_slots`;
+//! - `hashing_slots_in_use`, `hashing_slots`, `hashing_queue_waiting`;
 //! - `store_commit_duration_seconds` (each group commit's flush and fsync);
 //! - `connections_open`, `connections_refused_total`.
 
@@ -202,7 +202,8 @@ async fn render(State(state): State<AppState>) -> ([(HeaderName, &'static str); 
     let slots = state.config.hash_slots();
     metrics::gauge!("kaisen_hashing_slots").set(slots as f64);
     metrics::gauge!("kaisen_hashing_slots_in_use")
-        .set(slots.saturating_sub(state.hashing.available_permits()) as f64);
+        .set(slots.saturating_sub(state.hashing.free_slots()) as f64);
+    metrics::gauge!("kaisen_hashing_queue_waiting").set(state.hashing.waiting() as f64);
     metrics::gauge!("kaisen_connections_open").set(state.health.connections.get() as f64);
     let handle = recorder();
     handle.run_upkeep();

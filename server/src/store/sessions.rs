@@ -25,6 +25,14 @@ impl Store {
         Ok(())
     }
 
+    /// Ends a session and answers it, if there was one.
+    pub fn take_session(&self, session_id: &str) -> Result<Option<SessionRecord>, StoreError> {
+        self.sessions
+            .remove(session_id)?
+            .map(|v| decode("sessions", &v))
+            .transpose()
+    }
+
     /// Removes every session for which `expired` says so; returns how many.
     pub fn sweep_sessions(
         &self,

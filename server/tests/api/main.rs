@@ -12,6 +12,7 @@ mod helpers;
 mod import;
 mod lines;
 mod lockout;
+mod login_limits;
 mod mail;
 mod providers;
 mod session;

@@ -7,7 +7,7 @@ use rustls::pki_types::ServerName;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio_rustls::TlsConnector;
 
-use crate::helpers::{KEY_A, LINE_A, spawn_app_with};
+use crate::helpers::{KEY_A, LINE_A, TestApp, spawn_app_with};
 
 /// Sends one HTTP/1.1 request over TLS, trusting only `cert_der`, and
 /// returns the whole response as text.
@@ -35,30 +35,74 @@ async fn https_request(addr: &str, cert_der: Vec<u8>, request: String) -> String
     String::from_utf8_lossy(&response).into_owned()
 }
 
+/// An app serving HTTPS with a fresh self-signed certificate for
+/// `localhost`: its `host:port` and the certificate (DER) to trust.
+struct TlsApp {
+    _app: TestApp,
+    addr: String,
+    cert_der: Vec<u8>,
+    _dir: tempfile::TempDir,
+}
+
+impl TlsApp {
+    async fn start() -> Self {
+        let dir = tempfile::TempDir::new().expect("a folder");
+        let (cert_der, cert, key) = certificate(dir.path());
+        let app = spawn_app_with(|c| {
+            c.tls_cert = Some(cert.clone());
+            c.tls_key = Some(key.clone());
+        })
+        .await;
+        let addr = app.address.trim_start_matches("http://").to_owned();
+        Self {
+            _app: app,
+            addr,
+            cert_der,
+            _dir: dir,
+        }
+    }
+
+    /// Sends `method path` with `headers` (each ending in CRLF) and `body`.
+    async fn request(&self, method: &str, path: &str, headers: &str, body: &str) -> String {
+        let request = format!(
+            "{method} {path} HTTP/1.1\r\nHost: localhost\r\n{headers}Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        );
+        https_request(&self.addr, self.cert_der.clone(), request).await
+    }
+
+    /// Logs line A in; the whole response.
+    async fn log_in(&self) -> String {
+        let body = format!(r#"{{"customer_id":"{LINE_A}","access_key":"{KEY_A}"}}"#);
+        self.request(
+            "POST",
+            "/api/session",
+            "Content-Type: application/json\r\n",
+            &body,
+        )
+        .await
+    }
+}
+
+/// The first `Set-Cookie` header line of `response`, lower-cased.
+fn set_cookie(response: &str) -> String {
+    response
+        .to_ascii_lowercase()
+        .lines()
+        .find(|l| l.starts_with("set-cookie:"))
+        .expect("a Set-Cookie header")
+        .to_owned()
+}
+
 #[tokio::test]
 async fn over_tls_the_session_cookie_is_host_prefixed_and_secure_and_hsts_is_sent() {
-    let dir = tempfile::TempDir::new().expect("a folder");
-    let (der, cert, key) = certificate(dir.path());
-    let app = spawn_app_with(|c| {
-        c.tls_cert = Some(cert.clone());
-        c.tls_key = Some(key.clone());
-    })
-    .await;
-    let addr = app.address.trim_start_matches("http://").to_owned();
+    let tls = TlsApp::start().await;
 
-    let body = format!(r#"{{"customer_id":"{LINE_A}","access_key":"{KEY_A}"}}"#);
-    let login = format!(
-        "POST /api/session HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    );
-    let response = https_request(&addr, der, login).await;
+    let response = tls.log_in().await;
 
     assert!(response.starts_with("HTTP/1.1 200"), "{response}");
     let lower = response.to_ascii_lowercase();
-    let cookie = lower
-        .lines()
-        .find(|l| l.starts_with("set-cookie:"))
-        .expect("a session cookie");
+    let cookie = set_cookie(&response);
     assert!(
         cookie.starts_with("set-cookie: __host-kaisen_session="),
         "{cookie}"
@@ -79,8 +123,50 @@ async fn over_tls_the_session_cookie_is_host_prefixed_and_secure_and_hsts_is_sen
     );
 
     // Plain HTTP on the same port is not served.
-    let plain = reqwest::get(format!("http://{addr}/")).await;
+    let plain = reqwest::get(format!("http://{}/", tls.addr)).await;
     assert!(plain.is_err() || !plain.expect("a response").status().is_success());
+}
+
+#[tokio::test]
+async fn over_tls_logout_removes_the_host_cookie_with_the_attributes_it_was_set_with() {
+    let tls = TlsApp::start().await;
+    let login = tls.log_in().await;
+    assert!(login.starts_with("HTTP/1.1 200"), "{login}");
+    let cookie = login
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix("set-cookie: ")
+                .or_else(|| l.strip_prefix("Set-Cookie: "))
+        })
+        .and_then(|c| c.split(';').next())
+        .expect("a session cookie")
+        .to_owned();
+    let with_cookie = format!("Cookie: {cookie}\r\n");
+
+    let logout = tls
+        .request("DELETE", "/api/session", &with_cookie, "")
+        .await;
+
+    assert!(logout.starts_with("HTTP/1.1 204"), "{logout}");
+    let removal = set_cookie(&logout);
+    // A browser drops a `__Host-` cookie only when the removal is itself
+    // Secure, for Path=/ and without Domain; the rest as it was set.
+    assert!(
+        removal.starts_with("set-cookie: __host-kaisen_session=;"),
+        "{removal}"
+    );
+    for attribute in [
+        "; secure",
+        "; httponly",
+        "samesite=strict",
+        "path=/",
+        "max-age=0",
+    ] {
+        assert!(removal.contains(attribute), "{attribute} in {removal}");
+    }
+    assert!(!removal.contains("domain="), "{removal}");
+    let replayed = tls.request("GET", "/api/line", &with_cookie, "").await;
+    assert!(replayed.starts_with("HTTP/1.1 401"), "{replayed}");
 }
 
 #[tokio::test]
