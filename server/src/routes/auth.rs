@@ -17,6 +17,18 @@ use crate::password;
 use crate::state::{AppState, now};
 use crate::store::SessionRecord;
 
+/// The session cookie holding `value`, with the same attributes when it is
+/// set and when it is removed: a browser removes a `__Host-` cookie only by
+/// a `Secure` one.
+fn session_cookie(state: &AppState, value: String) -> Cookie<'static> {
+    Cookie::build((state.config.session_cookie(), value))
+        .secure(state.config.https())
+        .path("/")
+        .http_only(true)
+        .same_site(SameSite::Strict)
+        .build()
+}
+
 fn session_info(state: &AppState, customer_id: CustomerId) -> SessionInfo {
     SessionInfo {
         customer_id,
@@ -110,12 +122,7 @@ pub async fn login(
         Err(e @ (ApiError::BadCredentials | ApiError::Locked(_))) => return failed(e),
         Err(e) => return Err(e),
     };
-    let cookie = Cookie::build((state.config.session_cookie(), session_id))
-        .secure(state.config.https())
-        .path("/")
-        .http_only(true)
-        .same_site(SameSite::Strict)
-        .build();
+    let cookie = session_cookie(&state, session_id);
     Ok((jar.add(cookie), Json(session_info(&state, customer_id))))
 }
 
@@ -128,8 +135,12 @@ pub async fn current_session(
 }
 
 /// `DELETE /api/session`: ends the session, if any.
-/// The session ends on the server, and the browser is told to forget its
-/// cookies and storage (the flow's draft), so "back" shows no data.
+/// The session ends on the server, its cookie is removed, and the browser
+/// is told to forget its storage (the flow's draft), so "back" shows no
+/// data. Not its cookies by `Clear-Site-Data`: a browser that honours
+/// `"cookies"` ignores the response's own `Set-Cookie`, and outside a
+/// secure context (plain HTTP on a host name other than localhost) it
+/// ignores `Clear-Site-Data` altogether, which kept the cookie.
 pub async fn logout(
     State(state): State<AppState>,
     jar: CookieJar,
@@ -144,10 +155,7 @@ pub async fn logout(
     }
     Ok((
         StatusCode::NO_CONTENT,
-        [(
-            HeaderName::from_static("clear-site-data"),
-            "\"cookies\", \"storage\"",
-        )],
-        jar.remove(Cookie::build(state.config.session_cookie()).path("/")),
+        [(HeaderName::from_static("clear-site-data"), "\"storage\"")],
+        jar.remove(session_cookie(&state, String::new())),
     ))
 }

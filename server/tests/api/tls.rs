@@ -1,5 +1,5 @@
 //! HTTPS from the one binary (`--tls-cert`/`--tls-key`): the session cookie
-//! becomes `__Host-` and `Secure`, and HSTS is sent.
+//! becomes `__Host-` and `Secure` (when removed too), and HSTS is sent.
 
 use std::sync::Arc;
 
@@ -80,6 +80,32 @@ async fn over_tls_the_session_cookie_is_host_prefixed_and_secure_and_hsts_is_sen
     assert!(
         lower.contains("strict-transport-security: max-age=63072000; includesubdomains"),
         "{response}"
+    );
+
+    // Logging out removes it with the same attributes: a browser removes a
+    // `__Host-` cookie only by a `Secure` one.
+    let session = response
+        .lines()
+        .find_map(|l| l.strip_prefix("set-cookie: "))
+        .and_then(|c| c.split(';').next())
+        .expect("the session cookie");
+    let logout = format!(
+        "DELETE /api/session HTTP/1.1\r\nHost: localhost\r\nCookie: {session}\r\nConnection: close\r\n\r\n"
+    );
+    let response = https_request(&addr, certified.cert.der().to_vec(), logout).await;
+    assert!(response.starts_with("HTTP/1.1 204"), "{response}");
+    let removal = response
+        .to_ascii_lowercase()
+        .lines()
+        .find(|l| l.starts_with("set-cookie:"))
+        .expect("the cookie removed")
+        .to_owned();
+    assert!(
+        removal.starts_with("set-cookie: __host-kaisen_session=;")
+            && removal.contains("max-age=0")
+            && removal.contains("; secure")
+            && removal.contains("path=/"),
+        "{removal}"
     );
 
     // Plain HTTP on the same port is not served.
