@@ -6,7 +6,9 @@
 #
 # Environment: KAISEN_E2E_PORT (default 3917), KAISEN_E2E_DATA (the folder
 # for the database and mails, emptied first; default .data),
-# KAISEN_WORK_DELAY (default 4s). Every other `serve` flag can be given as
+# KAISEN_WORK_DELAY (default 4s), KAISEN_E2E_TLS=1 (serve HTTPS with a
+# self-signed certificate for localhost and 127.0.0.1, made here with
+# openssl into $DATA). Every other `serve` flag can be given as
 # its KAISEN_* variable (see server/src/config.rs), e.g.
 # KAISEN_IDLE_TIMEOUT=20s.
 set -eu
@@ -18,5 +20,11 @@ rm -rf "$DATA"
 mkdir -p "$DATA"
 "$BIN" import fixtures/lines.json --db "$DATA/db"
 export KAISEN_MAIL_DIR="$DATA/mail"
+if [ "${KAISEN_E2E_TLS:-}" = 1 ]; then
+  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 \
+    -subj /CN=localhost -addext "subjectAltName=DNS:localhost,IP:127.0.0.1" \
+    -keyout "$DATA/key.pem" -out "$DATA/cert.pem"
+  export KAISEN_TLS_CERT="$DATA/cert.pem" KAISEN_TLS_KEY="$DATA/key.pem"
+fi
 exec "$BIN" serve --db "$DATA/db" --site ../target/site --addr "127.0.0.1:$PORT" \
   --work-delay "${KAISEN_WORK_DELAY:-4s}"
