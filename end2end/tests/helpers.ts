@@ -27,9 +27,9 @@ export interface Provider {
  * 31–33 notify no provider; every other line notifies P0001–P0003 (初期設定,
  * 2025/04/01). Each test has its own line:
  * flow-a 1, 2, 3, 23 · flow-b 4, 5, 6 · consent-refused 7, 8 ·
- * applicant-errors 9–12 · reload 13–16, 22 · print 17 · logout 18–20 ·
+ * applicant-errors 9–12 · reload 13–16, 22 · print 17 · logout 18–20, 38, 40 ·
  * history 21 · accessibility 24, 31 · widths 25, 32 · keyboard 26, 27 ·
- * forms 28, 30 · readme-screenshots 29 · tls 39 · free 33, 38, 40.
+ * forms 28, 30 · readme-screenshots 29 · tls 39 · free 33.
  * session-timeout uses line 1 on its own server (servers.ts), the
  * kaisen.test and tls projects run flow-a and logout again on theirs, and
  * other-engines.sh uses lines 34–37 on another, each with its own database.
@@ -59,6 +59,7 @@ export const heading = {
   applicant: '回線情報通知 申込者情報入力',
   confirm: '回線情報通知 変更内容確認',
   complete: '回線情報通知 変更受付完了',
+  top: 'ご利用サービス一覧',
   history: '申込履歴',
 } as const;
 
