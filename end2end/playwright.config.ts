@@ -20,12 +20,13 @@ function chromium(...extra: string[]) {
   };
 }
 
-/** A server started by serve.sh, answering on `url`, with `env`. */
+/** A server started by serve.sh, answering on `url`, with `env` (and the
+ * operator's contact details, which `serve` needs). */
 function server(url: string, env: Record<string, string>) {
   return {
     command: './serve.sh',
     url,
-    env: { RUST_LOG: 'warn', ...env },
+    env: { RUST_LOG: 'warn', KAISEN_CONTACT: contact.join('\n'), ...env },
     ignoreHTTPSErrors: url.startsWith('https:'),
     reuseExistingServer: false,
     timeout: 60_000,
@@ -83,7 +84,7 @@ export default defineConfig<ServerOptions>({
     },
   ],
   webServer: [
-    server(`http://127.0.0.1:${port}/`, { KAISEN_E2E_PORT: String(port), KAISEN_CONTACT: contact.join('\n') }),
+    server(`http://127.0.0.1:${port}/`, { KAISEN_E2E_PORT: String(port) }),
     // Sessions end after 20 s idle: session-timeout.spec.ts.
     server(`http://127.0.0.1:${idlePort}/`, {
       KAISEN_E2E_PORT: String(idlePort),

@@ -6,10 +6,11 @@
 #
 # Environment: KAISEN_E2E_PORT (default 3917), KAISEN_E2E_DATA (the folder
 # for the database and mails, emptied first; default .data),
-# KAISEN_WORK_DELAY (default 4s), KAISEN_E2E_TLS=1 (serve HTTPS with a
-# self-signed certificate for localhost and 127.0.0.1, made here with
-# openssl into $DATA). Every other `serve` flag can be given as
-# its KAISEN_* variable (see server/src/config.rs), e.g.
+# KAISEN_WORK_DELAY (default 4s), KAISEN_CONTACT (required: the contact
+# details on the receipt, one line each), KAISEN_E2E_TLS=1 (serve HTTPS with
+# a self-signed certificate for localhost and 127.0.0.1, made here with
+# openssl into $DATA). Every other `serve` flag can be given as its
+# KAISEN_* variable (see server/src/config.rs), e.g.
 # KAISEN_IDLE_TIMEOUT=20s.
 set -eu
 cd "$(dirname "$0")"
@@ -26,5 +27,10 @@ if [ "${KAISEN_E2E_TLS:-}" = 1 ]; then
     -keyout "$DATA/key.pem" -out "$DATA/cert.pem"
   export KAISEN_TLS_CERT="$DATA/cert.pem" KAISEN_TLS_KEY="$DATA/key.pem"
 fi
+# The suite logs in from 127.0.0.1 many times a minute, some tests with one
+# line again and again: the login limits are raised out of its way (the API
+# tests cover them).
+export KAISEN_LOGINS_PER_LINE="${KAISEN_LOGINS_PER_LINE:-1000}"
+export KAISEN_LOGINS_PER_ADDRESS="${KAISEN_LOGINS_PER_ADDRESS:-100000}"
 exec "$BIN" serve --db "$DATA/db" --site ../target/site --addr "127.0.0.1:$PORT" \
   --work-delay "${KAISEN_WORK_DELAY:-4s}"

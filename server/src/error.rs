@@ -50,10 +50,14 @@ pub enum ApiError {
     /// Too many failed logins from this address: wait this many seconds.
     #[error("too many failed logins")]
     TooManyFailures(u64),
+    /// Too many logins of this line, or from this address, however right
+    /// their keys: wait this many seconds.
+    #[error("too many logins")]
+    TooManyLogins(u64),
     /// The request took too long (e.g. its body never came).
     #[error("request timeout")]
     Timeout,
-    /// Every hashing slot is taken: try again in a moment.
+    /// No hashing slot came free within the wait: try again in a moment.
     #[error("busy")]
     Busy,
     /// A server-side failure; logged, not sent.
@@ -171,14 +175,9 @@ impl IntoResponse for ApiError {
                     ErrorBody::new(ErrorKind::Locked, message),
                 )
             }
-            Self::TooManyFailures(secs) => {
-                let message = format!(
-                    "ログインの失敗が続いたため、しばらくログインできません。{}分ほど時間をおいてから、もう一度お試しください",
-                    (*secs).div_ceil(60).max(1)
-                );
-                let body = ErrorBody::new(ErrorKind::TooManyRequests, message);
-                let retry_after = [(axum::http::header::RETRY_AFTER, (*secs).max(1).to_string())];
-                return (StatusCode::TOO_MANY_REQUESTS, retry_after, Json(body)).into_response();
+            Self::TooManyFailures(secs) => return too_many("ログインの失敗が続いたため", *secs),
+            Self::TooManyLogins(secs) => {
+                return too_many("短時間にログインが繰り返されたため", *secs);
             }
             Self::Busy => {
                 let body = ErrorBody::new(
@@ -201,4 +200,15 @@ impl IntoResponse for ApiError {
         };
         (status, Json(body)).into_response()
     }
+}
+
+/// 429 with `Retry-After`: why, and about how many minutes to wait.
+fn too_many(because: &str, secs: u64) -> Response {
+    let message = format!(
+        "{because}、しばらくログインできません。{}分ほど時間をおいてから、もう一度お試しください",
+        secs.div_ceil(60).max(1)
+    );
+    let body = ErrorBody::new(ErrorKind::TooManyRequests, message);
+    let retry_after = [(axum::http::header::RETRY_AFTER, secs.max(1).to_string())];
+    (StatusCode::TOO_MANY_REQUESTS, retry_after, Json(body)).into_response()
 }

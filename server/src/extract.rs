@@ -93,6 +93,17 @@ impl FromRequestParts<AppState> for CurrentLine {
 #[derive(Debug, Clone, Copy)]
 pub struct ClientAddr(pub std::net::IpAddr);
 
+impl ClientAddr {
+    /// The client of `request`, which has not been taken apart yet.
+    pub fn of(request: &Request, trusted: &[std::net::IpAddr]) -> std::net::IpAddr {
+        let peer = request
+            .extensions()
+            .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+            .map_or(std::net::Ipv4Addr::UNSPECIFIED.into(), |info| info.0.ip());
+        client_addr(peer, request.headers(), trusted)
+    }
+}
+
 impl FromRequestParts<AppState> for ClientAddr {
     type Rejection = ApiError;
 

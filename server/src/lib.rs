@@ -2,11 +2,16 @@
 //! storage (sled, behind `store`), the worker that applies changes, and the
 //! operator's subcommands.
 
+// Server code answers failures; it does not panic on them (tests may).
+#![deny(clippy::unwrap_used)]
+
 pub mod config;
+pub mod connections;
 pub mod csrf;
 pub mod demo;
 pub mod error;
 pub mod extract;
+pub mod hashing;
 pub mod import;
 pub mod limit;
 pub mod mail;
@@ -17,4 +22,5 @@ pub mod security;
 pub mod startup;
 pub mod state;
 pub mod store;
+pub mod telemetry;
 pub mod work;

@@ -1,22 +1,20 @@
 //! The `kaisen` binary: parses the command line and hands over.
 
+// Server code answers failures; it does not panic on them (tests may).
+#![deny(clippy::unwrap_used)]
+
 use std::process::ExitCode;
 
 use clap::Parser;
 use kaisen::config::{Cli, Command};
 use kaisen::operator;
 use kaisen::startup::Server;
-use tracing_subscriber::EnvFilter;
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
-        )
-        .with_writer(std::io::stderr)
-        .init();
-    let outcome = match Cli::parse().command {
+    let cli = Cli::parse();
+    kaisen::telemetry::init_logging(cli.log_format);
+    let outcome = match cli.command {
         Command::Serve(config) => serve(*config).await,
         Command::Import { file, db } => operator::run_import(&file, &db).map(|s| println!("{s}")),
         Command::Export { file, db } => operator::run_export(&file, &db).map(|s| println!("{s}")),

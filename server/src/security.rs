@@ -47,7 +47,7 @@ impl SecurityEvent {
         }
     }
 
-    /// Whether it went the subscriber's way.
+    /// Whether it went the way of the person logging in.
     fn outcome(self) -> &'static str {
         match self {
             Self::LoginSucceeded | Self::LoggedOut | Self::SessionReplaced => "success",
@@ -59,25 +59,14 @@ impl SecurityEvent {
 /// Logs `event` for `customer_id` (masked; `None` when the request named no
 /// valid one) from `client`.
 pub fn record(event: SecurityEvent, customer_id: Option<&CustomerId>, client: IpAddr) {
+    metrics::counter!("kaisen_security_events_total", "event" => event.name()).increment(1);
     let customer = customer_id.map_or_else(|| "-".to_owned(), CustomerId::masked);
-    let level_is_warn = event.outcome() == "failure";
-    if level_is_warn {
-        tracing::warn!(
-            target: "kaisen::security",
-            event = event.name(),
-            customer = %customer,
-            client = %client,
-            outcome = event.outcome(),
-            "security event"
-        );
-    } else {
-        tracing::info!(
-            target: "kaisen::security",
-            event = event.name(),
-            customer = %customer,
-            client = %client,
-            outcome = event.outcome(),
-            "security event"
-        );
-    }
+    tracing::info!(
+        target: "kaisen::security",
+        event = event.name(),
+        customer = %customer,
+        client = %client,
+        outcome = event.outcome(),
+        "security event"
+    );
 }

@@ -1,26 +1,26 @@
 //! Builds the app: router, static client, worker, listener.
 
-use std::future::IntoFuture;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderValue, StatusCode, header};
-use axum::routing::any;
-use axum_server::tls_rustls::RustlsConfig;
+use axum::routing::{any, get};
 use tokio::net::TcpListener;
-use tokio::sync::{Notify, Semaphore};
+use tokio::sync::Notify;
+use tokio_rustls::TlsAcceptor;
 use tower_http::services::{ServeDir, ServeFile};
 use tower_http::set_header::SetResponseHeaderLayer;
 
 use crate::config::ServeConfig;
 use crate::error::ApiError;
-use crate::limit::FailureWindow;
+use crate::hashing::HashingSlots;
+use crate::limit::{LoginLimits, Window};
 use crate::mail::{self, Mailer};
 use crate::state::AppState;
 use crate::store::Store;
-use crate::{demo, import, routes, work};
+use crate::{demo, import, password, routes, telemetry, work};
 
 /// The largest request body accepted.
 const BODY_LIMIT: usize = 64 * 1024;
@@ -50,6 +50,11 @@ pub fn router(state: AppState) -> Router {
         HeaderValue::from_static("no-store"),
     );
     let api = routes::api()
+        .route_layer(axum::middleware::from_fn(telemetry::keep_matched_path))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            crate::csrf::same_origin_json,
+        ))
         .layer(no_store.clone())
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .layer(axum::middleware::from_fn_with_state(
@@ -65,8 +70,16 @@ pub fn router(state: AppState) -> Router {
             "/api/",
             any(|| async { ApiError::NotFound }).layer(no_store),
         )
+        .route("/livez", get(|| async { "ok\n" }))
+        .route("/readyz", get(readyz))
+        .route("/robots.txt", get(|| async { ROBOTS_TXT }))
+        .route_layer(axum::middleware::from_fn(telemetry::keep_matched_path))
         .nest_service("/assets", assets)
         .fallback_service(index)
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            telemetry::observe,
+        ))
         // Security headers on every response, API and client alike.
         .layer(always(
             header::CONTENT_SECURITY_POLICY,
@@ -77,6 +90,18 @@ pub fn router(state: AppState) -> Router {
         .layer(always(
             header::HeaderName::from_static("cross-origin-opener-policy"),
             "same-origin",
+        ))
+        .layer(always(
+            header::HeaderName::from_static("cross-origin-resource-policy"),
+            "same-origin",
+        ))
+        .layer(always(
+            header::HeaderName::from_static("permissions-policy"),
+            PERMISSIONS_POLICY,
+        ))
+        .layer(always(
+            header::HeaderName::from_static("x-robots-tag"),
+            "noindex, nofollow",
         ))
         .with_state(state);
     if https {
@@ -95,6 +120,33 @@ pub const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; script-src 'self'
     style-src 'self'; img-src 'self'; connect-src 'self'; font-src 'self'; base-uri 'none'; \
     form-action 'self'; frame-ancestors 'none'";
 
+/// The portal is a logged-in service: nothing in it is for search engines.
+const ROBOTS_TXT: &str = "User-agent: *\nDisallow: /\n";
+
+/// Every browser feature the portal never uses, denied to it and to
+/// anything it could embed.
+const PERMISSIONS_POLICY: &str = "accelerometer=(), autoplay=(), bluetooth=(), camera=(), \
+    display-capture=(), geolocation=(), gyroscope=(), hid=(), magnetometer=(), microphone=(), \
+    midi=(), payment=(), publickey-credentials-get=(), screen-wake-lock=(), serial=(), usb=(), \
+    xr-spatial-tracking=()";
+
+/// `GET /readyz`: 200 while the portal takes requests and its store
+/// answers; 503 while starting, while stopping, or when the store fails.
+async fn readyz(
+    axum::extract::State(state): axum::extract::State<AppState>,
+) -> (StatusCode, &'static str) {
+    if !state.health.is_ready() {
+        return (StatusCode::SERVICE_UNAVAILABLE, "not ready\n");
+    }
+    match state.inline(|store| store.consent()) {
+        Ok(_) => (StatusCode::OK, "ready\n"),
+        Err(e) => {
+            tracing::error!(error = %e, "readiness: the store does not answer");
+            (StatusCode::SERVICE_UNAVAILABLE, "store unavailable\n")
+        }
+    }
+}
+
 /// How long a browser may keep a file of `assets/`: a year, without asking
 /// again. A new build has new names.
 const IMMUTABLE: &str = "public, max-age=31536000, immutable";
@@ -107,6 +159,18 @@ fn cached<B>(
 ) -> axum::http::Response<B> {
     let headers = response.headers_mut();
     headers.insert(header::VARY, HeaderValue::from_static("accept-encoding"));
+    // mime_guess names HTML and JavaScript without their charset.
+    let charset = match headers.get(header::CONTENT_TYPE).map(HeaderValue::as_bytes) {
+        Some(b"text/html") => Some("text/html; charset=utf-8"),
+        Some(b"text/javascript" | b"application/javascript") => {
+            Some("text/javascript; charset=utf-8")
+        }
+        Some(b"text/css") => Some("text/css; charset=utf-8"),
+        _ => None,
+    };
+    if let Some(content_type) = charset {
+        headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    }
     if response.status().is_success() || response.status() == StatusCode::NOT_MODIFIED {
         response.headers_mut().insert(
             header::CACHE_CONTROL,
@@ -148,27 +212,43 @@ fn always(name: header::HeaderName, value: &'static str) -> SetResponseHeaderLay
 /// A bound, not yet running, server.
 pub struct Server {
     listener: TcpListener,
-    tls: Option<RustlsConfig>,
+    metrics: Option<TcpListener>,
+    tls: Option<TlsAcceptor>,
     state: AppState,
     mailer: Mailer,
 }
 
 impl Server {
-    /// Opens the store (loading the demo data if asked and the database is
-    /// empty) and binds the address.
+    /// Checks the configuration and sets up the mailer (before the
+    /// database folder is made, so that a wrong flag changes nothing), opens
+    /// the store (loading the demo data if asked and the database is empty)
+    /// and binds the address.
     pub async fn build(
-        config: ServeConfig,
+        mut config: ServeConfig,
     ) -> Result<Self, Box<dyn std::error::Error + Send + Sync>> {
+        config.settle()?;
+        let mailer = Mailer::new(&config)?;
         let store = Store::open(&config.db)?;
-        Self::with_store(config, store).await
+        Self::assemble(config, store, mailer).await
     }
 
     /// Like [`Server::build`], with `store` already opened on `config.db`.
     /// sled locks its folder while any handle is open, so the integration
     /// tests load their data through a `Store` and hand that same store over.
     pub async fn with_store(
+        mut config: ServeConfig,
+        store: Store,
+    ) -> Result<Self, Box<dyn std::error::Error + Send + Sync>> {
+        config.settle()?;
+        let mailer = Mailer::new(&config)?;
+        Self::assemble(config, store, mailer).await
+    }
+
+    /// The rest of [`Server::build`], on a settled configuration.
+    async fn assemble(
         config: ServeConfig,
         store: Store,
+        mailer: Mailer,
     ) -> Result<Self, Box<dyn std::error::Error + Send + Sync>> {
         if config.demo && store.has_no_lines() {
             let report = {
@@ -178,36 +258,38 @@ impl Server {
             };
             tracing::info!(?report, "demo data loaded");
         }
-        let mailer = Mailer::new(config.mail_dir.clone(), config.smtp_url.as_deref())?;
         let tls = match (&config.tls_cert, &config.tls_key) {
-            (Some(cert), Some(key)) => {
-                Some(RustlsConfig::from_pem_file(cert, key).await.map_err(|e| {
-                    format!(
-                        "cannot load --tls-cert {} / --tls-key {}: {e}",
-                        cert.display(),
-                        key.display()
-                    )
-                })?)
-            }
+            (Some(cert), Some(key)) => Some(crate::connections::tls_acceptor(cert, key)?),
             _ => None,
         };
         let listener = TcpListener::bind(config.addr).await?;
-        let hash_slots = config.hash_slots.unwrap_or_else(|| {
-            std::thread::available_parallelism().map_or(2, std::num::NonZero::get)
-        });
+        let metrics = match config.metrics_addr {
+            Some(addr) => Some(
+                TcpListener::bind(addr)
+                    .await
+                    .map_err(|e| format!("cannot listen on --metrics-addr {addr}: {e}"))?,
+            ),
+            None => None,
+        };
+        password::check_dummy().map_err(|e| format!("the dummy hash cannot be checked: {e}"))?;
+        let hashing = HashingSlots::new(config.hash_slots(), config.hash_wait, config.hash_queue);
+        let login_limits = LoginLimits {
+            failures: Window::new(routes::ADDRESS_MAX_FAILURES, routes::ADDRESS_FAILURE_WINDOW),
+            per_line: Window::new(config.logins_per_line, config.login_window),
+            per_address: Window::new(config.logins_per_address, config.login_window),
+        };
         let state = AppState {
             store,
             config: Arc::new(config),
             work_queued: Arc::new(Notify::new()),
             mail_queued: Arc::new(Notify::new()),
-            hashing: Arc::new(Semaphore::new(hash_slots)),
-            login_failures: Arc::new(FailureWindow::new(
-                routes::ADDRESS_MAX_FAILURES,
-                routes::ADDRESS_FAILURE_WINDOW,
-            )),
+            hashing: Arc::new(hashing),
+            login_limits: Arc::new(login_limits),
+            health: Arc::new(crate::state::Health::default()),
         };
         Ok(Self {
             listener,
+            metrics,
             tls,
             state,
             mailer,
@@ -219,25 +301,118 @@ impl Server {
         self.listener.local_addr()
     }
 
-    /// Runs the portal and its worker until the process ends.
+    /// The metrics listener's address, if `--metrics-addr` was given.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics.as_ref().and_then(|l| l.local_addr().ok())
+    }
+
+    /// Runs the portal and its worker until SIGTERM or SIGINT, then stops
+    /// gracefully (see [`Server::run_until`]).
     pub async fn run(self) -> std::io::Result<()> {
-        tokio::spawn(work::run(self.state.clone()));
-        tokio::spawn(mail::run(self.state.clone(), self.mailer));
-        tokio::spawn(sweep_sessions(self.state.clone()));
-        let app = router(self.state).into_make_service_with_connect_info::<SocketAddr>();
-        match self.tls {
-            Some(tls) => {
-                axum_server::from_tcp_rustls(self.listener.into_std()?, tls)?
-                    .serve(app)
-                    .await
+        self.run_until(shutdown_signal()).await
+    }
+
+    /// Runs the portal, its worker, mailer and sweeper until `stop`
+    /// resolves. Then: `/readyz` answers 503, no connection is accepted,
+    /// requests in flight finish (their group commit with them), the worker
+    /// finishes its current step and the mailer its current mail, and the
+    /// store is synced — all within `--shutdown-timeout`.
+    pub async fn run_until(self, stop: impl Future<Output = ()> + Send) -> std::io::Result<()> {
+        let config = self.state.config.clone();
+        let (stopping, stopped) = tokio::sync::watch::channel(false);
+        let worker = tokio::spawn(work::run(self.state.clone(), stopped.clone()));
+        let mailer = tokio::spawn(mail::run(self.state.clone(), self.mailer, stopped.clone()));
+        let sweeper = tokio::spawn(sweep_sessions(self.state.clone()));
+        let metrics = self.metrics.map(|listener| {
+            telemetry::recorder();
+            let mut stopped = stopped.clone();
+            tokio::spawn(telemetry::serve_metrics(
+                listener,
+                self.state.clone(),
+                async move {
+                    let _ = stopped.wait_for(|stop| *stop).await;
+                },
+            ))
+        });
+        let health = self.state.health.clone();
+        let store = self.state.store.clone();
+        let open = health.connections.clone();
+        let app = router(self.state);
+        health.set_ready(true);
+        let files = rlimit::increase_nofile_limit(u64::MAX).unwrap_or(1024);
+        let limits = crate::connections::Limits {
+            max_connections: config.max_connections(files),
+            header_read_timeout: config.header_read_timeout,
+            idle_timeout: config.keep_alive_timeout,
+        };
+        tracing::info!(
+            max_connections = limits.max_connections,
+            open_files_limit = files,
+            header_read_timeout = ?limits.header_read_timeout,
+            keep_alive_timeout = ?limits.idle_timeout,
+            "accepting connections"
+        );
+        let deadline = tokio::time::Instant::now() + config.shutdown_timeout;
+        let stop = async {
+            stop.await;
+            health.set_ready(false);
+            tracing::info!("stopping: finishing requests in flight");
+        };
+        let drained = crate::connections::serve(
+            self.listener,
+            self.tls,
+            app,
+            limits,
+            open,
+            stop,
+            config.shutdown_timeout,
+        )
+        .await;
+        if !drained {
+            tracing::warn!("stopping: some connections did not finish in time");
+        }
+        let _ = stopping.send(true);
+        sweeper.abort();
+        if let Some(metrics) = metrics {
+            metrics.abort();
+        }
+        let finished = tokio::time::timeout_at(deadline, async {
+            let _ = worker.await;
+            let _ = mailer.await;
+        })
+        .await
+        .is_ok();
+        if !finished {
+            tracing::warn!("stopping: the worker or the mailer did not finish in time");
+        }
+        tokio::task::spawn_blocking(move || store.sync())
+            .await
+            .map_err(std::io::Error::other)?
+            .map_err(std::io::Error::other)?;
+        tracing::info!("stopped");
+        Ok(())
+    }
+}
+
+/// Resolves on SIGTERM or SIGINT (Ctrl-C).
+async fn shutdown_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    match signal(SignalKind::terminate()) {
+        Ok(mut term) => {
+            tokio::select! {
+                _ = term.recv() => {}
+                _ = tokio::signal::ctrl_c() => {}
             }
-            None => axum::serve(self.listener, app).into_future().await,
+        }
+        Err(error) => {
+            tracing::warn!(%error, "cannot watch SIGTERM; stopping on Ctrl-C only");
+            let _ = tokio::signal::ctrl_c().await;
         }
     }
 }
 
-/// Removes expired sessions and stale login-failure counters every few
-/// minutes.
+/// Removes expired sessions, stale login-failure counters and login
+/// limits every few minutes.
 async fn sweep_sessions(state: AppState) {
     let idle = i64::try_from(state.config.idle_timeout.as_secs()).unwrap_or(i64::MAX);
     let limit = i64::try_from(state.config.session_limit.as_secs()).unwrap_or(i64::MAX);
@@ -253,7 +428,7 @@ async fn sweep_sessions(state: AppState) {
                 store.sweep_login_failures(crate::state::now(), routes::ID_LOCK.as_secs() as i64)
             })
             .await;
-        state.login_failures.sweep(std::time::Instant::now());
+        state.login_limits.sweep(std::time::Instant::now());
         if let Err(e) = swept {
             tracing::warn!(error = %e, "session sweep failed");
         }

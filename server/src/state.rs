@@ -4,7 +4,7 @@ use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use shared::domain::Timestamp;
-use tokio::sync::{Notify, Semaphore};
+use tokio::sync::Notify;
 
 use crate::config::ServeConfig;
 use crate::error::ApiError;
@@ -21,10 +21,33 @@ pub struct AppState {
     pub work_queued: Arc<Notify>,
     /// Wakes the mailer when completed work queued a mail.
     pub mail_queued: Arc<Notify>,
-    /// Slots for Argon2 hashing, one per core.
-    pub hashing: Arc<Semaphore>,
-    /// Failed logins per client address.
-    pub login_failures: Arc<crate::limit::FailureWindow>,
+    /// Slots for Argon2 hashing, each with its memory, and their queue.
+    pub hashing: Arc<crate::hashing::HashingSlots>,
+    /// Failed logins per client address; logins per line and per address.
+    pub login_limits: Arc<crate::limit::LoginLimits>,
+    /// Whether the portal takes requests, and its open connections.
+    pub health: Arc<Health>,
+}
+
+/// What `/readyz` and the metrics report of the process.
+#[derive(Debug, Default)]
+pub struct Health {
+    ready: std::sync::atomic::AtomicBool,
+    /// Connections open now.
+    pub connections: Arc<crate::connections::ConnectionCount>,
+}
+
+impl Health {
+    /// Whether the portal takes requests: not while starting or stopping.
+    pub fn is_ready(&self) -> bool {
+        self.ready.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Marks the portal as taking requests, or not.
+    pub fn set_ready(&self, ready: bool) {
+        self.ready
+            .store(ready, std::sync::atomic::Ordering::Relaxed);
+    }
 }
 
 impl AppState {

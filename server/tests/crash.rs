@@ -343,6 +343,96 @@ async fn sigkill_at_random_moments_loses_duplicates_and_half_applies_nothing() {
     );
 }
 
+/// SIGTERM cycles of the graceful-stop test.
+const TERM_CYCLES: usize = 4;
+/// How long a stop may take at most (`--shutdown-timeout` is 10 s).
+const TERM_LIMIT: Duration = Duration::from_secs(30);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_with_submissions_in_flight_exits_0_having_answered_all_it_stored() {
+    let seed = env_number("KAISEN_CRASH_SEED").unwrap_or_else(rand::random);
+    println!("graceful stop: {TERM_CYCLES} cycles, seed {seed} (KAISEN_CRASH_SEED to repeat)");
+    let mut workspace = Workspace::create();
+    let binary = &workspace.install_binary(Path::new(env!("CARGO_BIN_EXE_kaisen")));
+    workspace.import(binary);
+    let initial = fixture::initial_settings();
+    let ledger = SharedLedger::default();
+    let mut rng = StdRng::seed_from_u64(seed);
+    let mut dealt = deal_lines(LINES, TASKS);
+    let mut consent_hash = String::new();
+    for cycle in 0..TERM_CYCLES {
+        let mut server = ServerProcess::start(binary, &workspace, WORK_DELAY).await;
+        dealt = prepare(dealt, &server.base, &ledger).await;
+        if consent_hash.is_empty() {
+            let consent: Consent = dealt[0][0]
+                .get_json("/api/consent", &ledger)
+                .await
+                .expect("the consent is read");
+            consent_hash = consent.hash;
+        }
+        let shared = Shared {
+            consent_hash: consent_hash.clone(),
+            ledger: ledger.clone(),
+            stop: Arc::new(AtomicBool::new(false)),
+        };
+        let tasks: Vec<_> = dealt
+            .drain(..)
+            .enumerate()
+            .map(|(n, lines)| {
+                let task_seed = seed ^ ((cycle as u64) << 16 | n as u64);
+                tokio::spawn(run_task(lines, shared.clone(), task_seed))
+            })
+            .collect();
+        tokio::time::sleep(Duration::from_millis(rng.random_range(KILL_DELAY_MS))).await;
+        let outcome = server.terminate(TERM_LIMIT).await;
+        shared.stop.store(true, Ordering::SeqCst);
+        for task in tasks {
+            dealt.push(task.await.expect("a client task does not panic"));
+        }
+        drop(server);
+        let (status, took) = outcome.expect("the server stops within the limit");
+        assert!(
+            status.success(),
+            "cycle {cycle}: exit status {status}, not 0"
+        );
+        println!("graceful stop: cycle {cycle} stopped in {took:?}");
+
+        let audit = audit_of(&workspace.db);
+        let acked = ledger.lock().expect("not poisoned").acked.clone();
+        let mut findings =
+            checks::check(&audit, &initial, &acked, &workspace.mail, false, unix_now());
+        // Whatever the server stored, it answered: no submission was cut
+        // off half-way (a SIGKILL leaves such, to be resent).
+        let acked_ids: BTreeSet<_> = acked.values().map(|r| r.id).collect();
+        let unanswered: Vec<_> = audit
+            .applications
+            .iter()
+            .filter(|a| !acked_ids.contains(&a.id))
+            .map(|a| a.id)
+            .collect();
+        if !unanswered.is_empty() {
+            findings.problems.push(format!(
+                "stored but not answered before the stop: {unanswered:?}"
+            ));
+        }
+        fail_on(
+            &mut workspace,
+            &format!("after SIGTERM {}", cycle + 1),
+            &findings.problems,
+            &ledger,
+        );
+    }
+    let counts = ledger.lock().expect("not poisoned").counts.clone();
+    println!(
+        "graceful stop: {} applications acknowledged, {} requests cut off by a stop",
+        counts.created, counts.cut_off
+    );
+    assert!(
+        counts.created > 0,
+        "the run must submit applications to prove anything"
+    );
+}
+
 /// Points every client at `base` and makes sure each holds a session,
 /// one task per share of lines (logins run Argon2 on the server).
 async fn prepare(

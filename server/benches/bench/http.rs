@@ -125,6 +125,20 @@ pub fn post_json(
     request
 }
 
+/// A login of `customer_id` with `key`; with `from`, claiming that client
+/// address through the trusted proxy (`X-Forwarded-For`).
+pub fn login(host: SocketAddr, customer_id: &str, key: &str, from: Option<&str>) -> Vec<u8> {
+    let body = serde_json::json!({"customer_id": customer_id, "access_key": key});
+    let forwarded = from.map_or(String::new(), |a| format!("X-Forwarded-For: {a}\r\n"));
+    post_json(
+        host,
+        "/api/session",
+        None,
+        &forwarded,
+        body.to_string().as_bytes(),
+    )
+}
+
 /// How much load: so many clients, until so many requests or so much time.
 #[derive(Clone, Copy)]
 pub struct Plan {

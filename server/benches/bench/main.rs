@@ -1,11 +1,12 @@
-//! `cargo bench -p kaisen-server --bench bench -- [load] [scale] [--secs N]
-//! [--lines 1000000,10000000]`: the server's and the store's figures for
-//! issue 6, printed, never asserted. `cargo xtask bench` runs it after the
-//! client's figures. Everything runs on 127.0.0.1, every load loop is
-//! bounded in count and in time.
+//! `cargo bench -p kaisen-server --bench bench -- [load] [logins] [scale]
+//! [--secs N] [--lines 1000000,10000000]`: the server's and the store's
+//! figures for issues 6 and 10, printed, never asserted. `cargo xtask
+//! bench` runs it after the client's figures. Everything runs on
+//! 127.0.0.1, every load loop is bounded in count and in time.
 
 mod http;
 mod load;
+mod logins;
 mod scale;
 mod server;
 
@@ -39,11 +40,19 @@ fn bench(args: &[String]) {
             .map(|n| n.trim().replace('_', "").parse().expect("--lines N[,N…]"))
             .collect()
     });
-    let all = !args.iter().any(|a| a == "load" || a == "scale");
+    let all = !args
+        .iter()
+        .any(|a| a == "load" || a == "logins" || a == "scale");
     if all || args.iter().any(|a| a == "load") {
         tokio::runtime::Runtime::new()
             .expect("a runtime")
             .block_on(load::run(secs));
+    }
+    // `load` includes the logins' memory; `logins` alone is only that.
+    if all || args.iter().any(|a| a == "load" || a == "logins") {
+        tokio::runtime::Runtime::new()
+            .expect("a runtime")
+            .block_on(logins::run());
     }
     if all || args.iter().any(|a| a == "scale") {
         scale::run(&sizes);

@@ -11,7 +11,7 @@ use kaisen::store::Store;
 use shared::domain::CustomerId;
 
 use crate::http::quantile_ms;
-use crate::server::{self, KAISEN, spawn_self};
+use crate::server::{self, KAISEN, spawn_self, status_kib};
 
 /// Providers in the generated files.
 const PROVIDERS: usize = 1_000;
@@ -130,18 +130,6 @@ pub fn reopen(db: &Path, lines: u64) {
             "p99_ms": quantile_ms(&samples, 0.99),
         })
     );
-}
-
-/// A `/proc/<pid>/status` field in KiB, 0 when gone.
-fn status_kib(pid: u32, field: &str) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find_map(|l| l.strip_prefix(field)?.strip_prefix(':').map(str::to_owned))
-        })
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .unwrap_or(0)
 }
 
 /// The bytes of the files under `dir`.

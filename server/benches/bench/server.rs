@@ -29,10 +29,15 @@ impl Drop for Process {
 pub struct Server {
     /// Where it listens.
     pub addr: SocketAddr,
-    _process: Process,
+    process: Process,
 }
 
 impl Server {
+    /// The server process's ID.
+    pub fn pid(&self) -> u32 {
+        self.process.0.id()
+    }
+
     /// Starts `kaisen serve` with `extra` flags and waits until it answers.
     pub async fn start(db: &Path, site: &Path, extra: &[&str]) -> Server {
         let addr = free_port();
@@ -44,6 +49,8 @@ impl Server {
             .arg(db)
             .arg("--site")
             .arg(site)
+            .arg("--contact")
+            .arg("【計測】回線情報通知 計測用窓口")
             .args(extra)
             .env("RUST_LOG", "warn")
             .stdout(Stdio::null())
@@ -51,7 +58,7 @@ impl Server {
             .expect("kaisen serve starts");
         let server = Server {
             addr,
-            _process: Process(process),
+            process: Process(process),
         };
         let deadline = Instant::now() + Duration::from_secs(120);
         loop {
@@ -70,15 +77,8 @@ impl Server {
 
     /// Logs `customer_id` in and answers the session's cookie value.
     pub async fn login(&self, conn: &mut Conn, customer_id: &str) -> String {
-        let body = serde_json::json!({"customer_id": customer_id, "access_key": KEY});
         let answer = conn
-            .send(&http::post_json(
-                self.addr,
-                "/api/session",
-                None,
-                "",
-                body.to_string().as_bytes(),
-            ))
+            .send(&http::login(self.addr, customer_id, KEY, None))
             .await
             .expect("a login is answered");
         assert_eq!(answer.status, 200, "login of {customer_id}");
@@ -207,4 +207,16 @@ pub fn spawn_self(args: &[&str]) -> (Process, String) {
         .read_line(&mut line)
         .expect("the child reports");
     (Process(child), line.trim().to_owned())
+}
+
+/// A `/proc/<pid>/status` field in KiB, 0 when gone.
+pub fn status_kib(pid: u32, field: &str) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix(field)?.strip_prefix(':').map(str::to_owned))
+        })
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or(0)
 }

@@ -1,17 +1,28 @@
 //! Writing the completion mail, in Japanese. It names the application and
 //! its changes; it never carries the access key, and the customer ID only
 //! masked.
+//!
+//! A mail is the same, byte for byte, each time it is composed: a
+//! redelivery (after a crash, or a relay that failed after taking the data)
+//! is recognisably the same mail. So its `Message-ID` is made of the
+//! application's ID, and its `Date` is the completion of the work (when the
+//! mail entered the outbox, ready to go: RFC 5322 §3.6.1), not the time of
+//! the attempt, which lettre would set by itself.
+
+use std::time::{Duration, SystemTime};
 
 use lettre::Message;
-use lettre::message::header::ContentType;
+use lettre::message::Mailbox;
+use lettre::message::header::{ContentType, MIME_VERSION_1_0};
 
 use crate::store::ApplicationRecord;
 
-/// The sender, as the mail shows it.
-const FROM: &str = "回線情報通知 受付センター <noreply@kaisen.example>";
-
-/// The mail for a completed application that wished one.
-pub fn compose(record: &ApplicationRecord, contact: &[String]) -> Result<Message, String> {
+/// The mail from `sender` for a completed application that wished one.
+pub fn compose(
+    record: &ApplicationRecord,
+    sender: &Mailbox,
+    contact: &[String],
+) -> Result<Message, String> {
     let to = record
         .applicant
         .email
@@ -45,14 +56,34 @@ pub fn compose(record: &ApplicationRecord, contact: &[String]) -> Result<Message
         body.push_str(line);
         body.push('\n');
     }
+    let date = u64::try_from(completed.unix())
+        .map(|secs| SystemTime::UNIX_EPOCH + Duration::from_secs(secs))
+        .map_err(|_| "the work completed before 1970")?;
     Message::builder()
-        .from(FROM.parse().map_err(|e| format!("sender: {e}"))?)
+        .message_id(Some(message_id(record, sender)))
+        .date(date)
+        .from(sender.clone())
         .to(to.as_str().parse().map_err(|e| format!("recipient: {e}"))?)
         .subject(format!(
             "【回線情報通知】工事完了のお知らせ（お申し込みID：{}）",
             record.id
         ))
+        // lettre adds it only to multipart and single-part bodies.
+        .header(MIME_VERSION_1_0)
         .header(ContentType::TEXT_PLAIN)
         .body(body)
         .map_err(|e| e.to_string())
+}
+
+/// `<お申し込みID.completion@sender's domain>`: unique while application IDs
+/// are, the same at every attempt; `completion` leaves room for other mails
+/// about one application. The domain is in its ASCII (IDNA) form, as a
+/// `Message-ID` must be.
+fn message_id(record: &ApplicationRecord, sender: &Mailbox) -> String {
+    let domain = sender.email.domain();
+    let domain = match url::Host::parse(domain) {
+        Ok(url::Host::Domain(ascii)) => ascii,
+        _ => domain.to_owned(),
+    };
+    format!("<{}.completion@{domain}>", record.id)
 }

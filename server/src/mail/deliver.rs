@@ -1,5 +1,5 @@
 //! Delivering a mail: as an RFC 5322 `.eml` file in a folder (the default),
-//! or through an SMTP relay.
+//! or through an SMTP relay (plain, STARTTLS or implicit TLS, with a login).
 
 use std::fs;
 use std::io::Write;
@@ -8,6 +8,9 @@ use std::sync::Arc;
 
 use lettre::{Message, SmtpTransport, Transport};
 use shared::domain::ApplicationId;
+
+use super::relay::Relay;
+use crate::config::{Password, ServeConfig};
 
 /// Where mail goes. Cloning is cheap.
 #[derive(Clone)]
@@ -20,28 +23,24 @@ pub enum Mailer {
 }
 
 impl Mailer {
-    /// SMTP when a relay URL is given (`smtp://host:port`: a plain relay on
-    /// the operator's network), else files.
-    pub fn new(mail_dir: PathBuf, smtp_url: Option<&str>) -> Result<Self, String> {
-        match smtp_url {
+    /// SMTP when `--smtp-url` is given (see [`super::relay`]), else files
+    /// in `--mail-dir`.
+    pub fn new(config: &ServeConfig) -> Result<Self, String> {
+        match &config.smtp_url {
             Some(url) => {
-                let bad = || format!("--smtp-url {url}: expected smtp://host:port");
-                let relay = url
-                    .strip_prefix("smtp://")
-                    .ok_or_else(bad)?
-                    .trim_end_matches('/');
-                let (host, port) = relay.rsplit_once(':').ok_or_else(bad)?;
-                let port = port.parse().map_err(|_| bad())?;
-                let transport = SmtpTransport::builder_dangerous(host)
-                    .port(port)
-                    .timeout(Some(std::time::Duration::from_secs(10)))
-                    .build();
+                let relay = Relay::parse(
+                    url.as_str(),
+                    config.smtp_user.as_deref(),
+                    config.smtp_password.as_ref().map(Password::expose),
+                )?;
+                let transport = relay.transport(config.smtp_ca_file.as_deref())?;
+                tracing::info!(?relay, "completion mails go through SMTP");
                 Ok(Self::Smtp(Arc::new(transport)))
             }
             None => {
-                fs::create_dir_all(&mail_dir)
-                    .map_err(|e| format!("{}: {e}", mail_dir.display()))?;
-                Ok(Self::Folder(mail_dir))
+                let dir = &config.mail_dir;
+                fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+                Ok(Self::Folder(dir.clone()))
             }
         }
     }

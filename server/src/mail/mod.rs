@@ -3,11 +3,15 @@
 
 mod compose;
 mod deliver;
+mod relay;
+mod sender;
 
 use std::time::Duration;
 
 pub use compose::compose;
 pub use deliver::Mailer;
+pub use relay::without_password;
+pub use sender::{EXAMPLE_SENDER, parse_sender};
 
 use crate::state::{AppState, now};
 use crate::store::OutboxRecord;
@@ -34,17 +38,19 @@ fn retry_base_secs(base: Duration) -> i64 {
     i64::try_from(secs).unwrap_or(MAX_BACKOFF_SECS).max(1)
 }
 
-/// Runs forever: deliver what is due, then sleep until the next mail is due
-/// or the worker completes more work.
-pub async fn run(state: AppState, mailer: Mailer) {
-    loop {
+/// Runs until `stop` turns true: deliver what is due, then sleep until the
+/// next mail is due or the worker completes more work. A pass that has
+/// begun is finished, and the outbox synced, before it stops.
+pub async fn run(state: AppState, mailer: Mailer, mut stop: tokio::sync::watch::Receiver<bool>) {
+    while !*stop.borrow() {
         let mailer = mailer.clone();
         let contact = state.config.contact.clone();
+        let sender = state.config.sender();
         let base = retry_base_secs(state.config.mail_retry_base);
         let next = state
             .blocking(move |store| {
                 for (record, mail) in store.due_mail(now())? {
-                    let message = compose(&record, &contact);
+                    let message = compose(&record, &sender, &contact);
                     match message.and_then(|m| mailer.deliver(record.id, &m)) {
                         Ok(()) => {
                             store.mail_sent(record.id, now())?;
@@ -80,6 +86,7 @@ pub async fn run(state: AppState, mailer: Mailer) {
         tokio::select! {
             () = tokio::time::sleep(sleep.max(Duration::from_millis(200))) => {}
             () = state.mail_queued.notified() => {}
+            _ = stop.changed() => {}
         }
     }
 }

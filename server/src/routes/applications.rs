@@ -89,6 +89,7 @@ pub async fn submit_application(
         .await?;
     if !submitted.replayed {
         tracing::info!(id = %submitted.record.id, "application received");
+        metrics::counter!("kaisen_applications_received_total").increment(1);
         state.work_queued.notify_one();
     }
     let status = if submitted.replayed {

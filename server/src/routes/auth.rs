@@ -9,17 +9,25 @@ use axum::response::IntoResponse;
 use axum_extra::extract::CookieJar;
 use axum_extra::extract::cookie::{Cookie, SameSite};
 use shared::api::{LoginRequest, SessionInfo};
-use shared::domain::{AccessKey, CustomerId};
+use shared::domain::{AccessKey, CustomerId, Timestamp};
 
 use crate::error::ApiError;
 use crate::extract::{AppJson, ClientAddr, CurrentLine};
-use crate::password;
+use crate::security::{self, SecurityEvent};
 use crate::state::{AppState, now};
 use crate::store::SessionRecord;
 
-/// The session cookie holding `value`, with the same attributes when it is
-/// set and when it is removed: a browser removes a `__Host-` cookie only by
-/// a `Secure` one.
+fn session_info(state: &AppState, customer_id: CustomerId) -> SessionInfo {
+    SessionInfo {
+        customer_id,
+        idle_timeout_secs: state.config.idle_timeout.as_secs(),
+    }
+}
+
+/// The session cookie carrying `value`: `HttpOnly`, `SameSite=Strict`,
+/// `Path=/`, and over HTTPS `Secure` (its `__Host-` name requires it). Its
+/// removal at logout must carry the very same attributes, or the browser
+/// keeps the cookie.
 fn session_cookie(state: &AppState, value: String) -> Cookie<'static> {
     Cookie::build((state.config.session_cookie(), value))
         .secure(state.config.https())
@@ -27,13 +35,6 @@ fn session_cookie(state: &AppState, value: String) -> Cookie<'static> {
         .http_only(true)
         .same_site(SameSite::Strict)
         .build()
-}
-
-fn session_info(state: &AppState, customer_id: CustomerId) -> SessionInfo {
-    SessionInfo {
-        customer_id,
-        idle_timeout_secs: state.config.idle_timeout.as_secs(),
-    }
 }
 
 /// Failed logins in a row after which a customer ID is locked (SPEC §4).
@@ -46,64 +47,93 @@ pub const ADDRESS_MAX_FAILURES: usize = 30;
 /// The window of [`ADDRESS_MAX_FAILURES`].
 pub const ADDRESS_FAILURE_WINDOW: Duration = Duration::from_secs(10 * 60);
 
+/// How a checked login ended.
+enum Checked {
+    /// A new session; and the line of the session it replaced, which the
+    /// browser held until then.
+    Started {
+        session_id: String,
+        replaced: Option<CustomerId>,
+    },
+    /// Wrong key (or unknown ID); `Some` when this failure locked the ID.
+    Refused(Option<Timestamp>),
+}
+
 /// `POST /api/session`: checks the credentials and starts a session with a
-/// new random ID. Wrong ID or key get one message that says neither. A
-/// locked ID, or an address with too many failures, is refused before any
-/// key is checked; failures are counted for unknown IDs too, so a lock says
-/// nothing about which IDs exist.
+/// new random ID, revoking the session the browser held, if any. Wrong ID
+/// or key get one message that says neither. A locked ID, or an address
+/// with too many failures, is refused before any key is checked; failures
+/// are counted for unknown IDs too, so a lock says nothing about which IDs
+/// exist. Every login that is checked counts toward the per-line and
+/// per-address login limits, and waits its turn for a hashing slot.
 pub async fn login(
     State(state): State<AppState>,
     ClientAddr(client): ClientAddr,
     jar: CookieJar,
     AppJson(form): AppJson<LoginRequest>,
 ) -> Result<(CookieJar, Json<SessionInfo>), ApiError> {
-    if let Some(wait) = state.login_failures.retry_after(client, Instant::now()) {
+    let named = CustomerId::parse(&form.customer_id).ok();
+    let event = |event: SecurityEvent| security::record(event, named.as_ref(), client);
+    let limits = &state.login_limits;
+    if let Some(wait) = limits.failures.retry_after(&client, Instant::now()) {
+        event(SecurityEvent::RateLimited);
         return Err(ApiError::TooManyFailures(wait.as_secs()));
     }
-    let failed = |error: ApiError| {
-        state.login_failures.record(client, Instant::now());
+    let failed = |error: ApiError, what: SecurityEvent| {
+        limits.failures.record(client, Instant::now());
+        event(what);
         Err(error)
     };
-    let (Ok(customer_id), Ok(key)) = (
-        CustomerId::parse(&form.customer_id),
-        AccessKey::parse(&form.access_key),
-    ) else {
-        return failed(ApiError::BadCredentials);
+    let (Some(customer_id), Ok(key)) = (named.clone(), AccessKey::parse(&form.access_key)) else {
+        return failed(ApiError::BadCredentials, SecurityEvent::LoginFailed);
     };
-    let locked = {
-        let id = customer_id.clone();
-        state
-            .blocking(move |store| store.login_locked_until(&id, now()))
-            .await?
-    };
+    let locked = state.inline(|store| store.login_locked_until(&customer_id, now()))?;
     if let Some(until) = locked {
-        return failed(ApiError::Locked(until));
+        return failed(ApiError::Locked(until), SecurityEvent::LoginWhileLocked);
     }
+    if let Some(wait) = limits.login_wait(&customer_id, client, Instant::now()) {
+        event(SecurityEvent::RateLimited);
+        return Err(ApiError::TooManyLogins(wait.as_secs()));
+    }
+    // One Argon2 hash at a time per core, in the slot's own memory; the
+    // rest wait their turn, briefly.
+    let Some(mut slot) = state.hashing.acquire().await else {
+        event(SecurityEvent::Busy);
+        return Err(ApiError::Busy);
+    };
+    // Counted only once a slot is held, and checked again then: logins
+    // that queued together cannot all pass.
+    if let Err(wait) = limits.admit(&customer_id, client, Instant::now()) {
+        event(SecurityEvent::RateLimited);
+        return Err(ApiError::TooManyLogins(wait.as_secs()));
+    }
+    let held = jar
+        .get(state.config.session_cookie())
+        .map(|c| c.value().to_owned());
     let id = customer_id.clone();
-    // One Argon2 hash at a time per core: a flood of logins gets 503 at
-    // once instead of starving every other request.
-    let slot = state
-        .hashing
-        .clone()
-        .try_acquire_owned()
-        .map_err(|_| ApiError::Busy)?;
-    let session_id = state
+    let checked = state
         .blocking(move |store| {
-            let _slot = slot;
+            let hasher = slot.hasher();
             let matches = match store.line(&id)? {
-                Some(line) => password::verify(&key, &line.access_key_hash),
-                None => password::verify_dummy(&key),
-            };
+                Some(line) => hasher.verify(&key, &line.access_key_hash).or_else(|e| {
+                    // Import checks every hash: this store was changed by hand.
+                    tracing::error!(error = %e, "a line's access-key hash cannot be checked");
+                    hasher.verify_dummy(&key).map(|()| false)
+                }),
+                None => hasher.verify_dummy(&key).map(|()| false),
+            }
+            .map_err(|e| ApiError::Internal(format!("hashing: {e}")))?;
+            drop(slot);
             if !matches {
                 let lock = ID_LOCK.as_secs().try_into().unwrap_or(i64::MAX);
-                return Err(
-                    match store.record_login_failure(&id, now(), ID_MAX_FAILURES, lock)? {
-                        Some(until) => ApiError::Locked(until),
-                        None => ApiError::BadCredentials,
-                    },
-                );
+                let locked = store.record_login_failure(&id, now(), ID_MAX_FAILURES, lock)?;
+                return Ok(Checked::Refused(locked));
             }
             store.clear_login_failures(&id)?;
+            let replaced = match held {
+                Some(old) => store.take_session(&old)?.map(|s| s.customer_id),
+                None => None,
+            };
             let session_id = hex::encode(rand::random::<[u8; 16]>());
             let now = now();
             store.put_session(
@@ -114,16 +144,27 @@ pub async fn login(
                     last_seen: now,
                 },
             )?;
-            Ok(session_id)
+            Ok::<_, ApiError>(Checked::Started {
+                session_id,
+                replaced,
+            })
         })
-        .await;
-    let session_id = match session_id {
-        Ok(id) => id,
-        Err(e @ (ApiError::BadCredentials | ApiError::Locked(_))) => return failed(e),
-        Err(e) => return Err(e),
-    };
-    let cookie = session_cookie(&state, session_id);
-    Ok((jar.add(cookie), Json(session_info(&state, customer_id))))
+        .await?;
+    match checked {
+        Checked::Refused(None) => failed(ApiError::BadCredentials, SecurityEvent::LoginFailed),
+        Checked::Refused(Some(until)) => failed(ApiError::Locked(until), SecurityEvent::LockedOut),
+        Checked::Started {
+            session_id,
+            replaced,
+        } => {
+            if let Some(old) = replaced {
+                security::record(SecurityEvent::SessionReplaced, Some(&old), client);
+            }
+            event(SecurityEvent::LoginSucceeded);
+            let cookie = session_cookie(&state, session_id);
+            Ok((jar.add(cookie), Json(session_info(&state, customer_id))))
+        }
+    }
 }
 
 /// `GET /api/session`: who is logged in (and keeps the session alive).
@@ -143,15 +184,17 @@ pub async fn current_session(
 /// ignores `Clear-Site-Data` altogether, which kept the cookie.
 pub async fn logout(
     State(state): State<AppState>,
+    ClientAddr(client): ClientAddr,
     jar: CookieJar,
 ) -> Result<impl IntoResponse, ApiError> {
     if let Some(id) = jar
         .get(state.config.session_cookie())
         .map(|c| c.value().to_owned())
     {
-        state
-            .blocking(move |store| store.delete_session(&id))
-            .await?;
+        let ended = state.blocking(move |store| store.take_session(&id)).await?;
+        if let Some(session) = ended {
+            security::record(SecurityEvent::LoggedOut, Some(&session.customer_id), client);
+        }
     }
     Ok((
         StatusCode::NO_CONTENT,

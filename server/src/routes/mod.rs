@@ -33,5 +33,4 @@ pub fn api() -> Router<AppState> {
         .route("/applications/{id}", get(applications::get_receipt))
         .fallback(|| async { ApiError::NotFound })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
-        .layer(axum::middleware::from_fn(crate::csrf::same_origin_json))
 }

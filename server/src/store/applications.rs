@@ -96,7 +96,11 @@ fn tx_decode<T: serde::de::DeserializeOwned>(tree: &'static str, bytes: &[u8]) -
     decode(tree, bytes).or_else(abort)
 }
 
-fn id_from(tree: &'static str, bytes: &[u8]) -> Result<ApplicationId, StoreError> {
+fn tx_encode<T: serde::Serialize>(tree: &'static str, value: &T) -> TxResult<Vec<u8>> {
+    encode(tree, value).or_else(abort)
+}
+
+pub(super) fn id_from(tree: &'static str, bytes: &[u8]) -> Result<ApplicationId, StoreError> {
     keys::trailing_u64(bytes)
         .and_then(|n| ApplicationId::from_u64(n).ok())
         .ok_or_else(|| StoreError::Corrupt {
@@ -189,11 +193,15 @@ impl Store {
                 let date = new.received_at.jst_date();
                 let seq_key = format!("seq/{date}");
                 let seq = match meta.get(&seq_key)? {
-                    Some(v) => v
-                        .as_ref()
-                        .try_into()
-                        .map(u32::from_be_bytes)
-                        .unwrap_or(u32::MAX),
+                    Some(v) => match <[u8; 4]>::try_from(v.as_ref()) {
+                        Ok(bytes) => u32::from_be_bytes(bytes),
+                        Err(_) => {
+                            return abort(StoreError::Corrupt {
+                                tree: "meta",
+                                detail: format!("{seq_key} is {} bytes, not 4", v.len()),
+                            });
+                        }
+                    },
                     None => 0,
                 }
                 .saturating_add(1);
@@ -218,7 +226,7 @@ impl Store {
                     mail_sent_at: None,
                 };
                 let id_bytes = keys::application(id);
-                apps.insert(&id_bytes, encode(&record))?;
+                apps.insert(&id_bytes, tx_encode("applications", &record)?)?;
                 line_apps.insert(keys::line_application(&new.customer_id, id), &[])?;
                 for code in &new.providers {
                     pending.insert(keys::line_provider(&new.customer_id, code), &id_bytes)?;
@@ -343,14 +351,14 @@ impl Store {
                             next_attempt_at: now,
                             last_error: None,
                         };
-                        outbox.insert(&keys::application(id), encode(&mail))?;
+                        outbox.insert(&keys::application(id), tx_encode("outbox", &mail)?)?;
                     }
                     record.state = ApplicationState::Completed;
                     record.completed_at = Some(now);
                 }
                 _ => return Ok(None),
             }
-            apps.insert(&keys::application(id), encode(&record))?;
+            apps.insert(&keys::application(id), tx_encode("applications", &record)?)?;
             Ok(Some(record))
         });
         flatten(result).map_err(|e| match e {
@@ -378,10 +386,87 @@ fn complete(
             set_on: now.jst_date(),
             method: SettingMethod::web(),
         };
-        settings.insert(key.as_slice(), encode(&setting))?;
+        settings.insert(key.as_slice(), tx_encode("settings", &setting)?)?;
         if pending.get(&key)?.as_deref() == Some(id_bytes.as_slice()) {
             pending.remove(key)?;
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use shared::domain::{Applicant, CustomerId, ProviderCode, Setting, Timestamp};
+
+    use super::{NewApplication, SubmitError};
+    use crate::store::{Store, StoreError};
+
+    /// A store with one line (CAF0000000001, W0001 「通知しない」) and a
+    /// consent text, and an application for it.
+    fn store_and_application(dir: &std::path::Path) -> (Store, NewApplication) {
+        let store = Store::open(dir).expect("a store");
+        let file = serde_json::from_value(serde_json::json!({
+            "providers": [{"code": "W0001", "service_name": "IP電話", "name": "テスト通信株式会社"}],
+            "lines": [{"customer_id": "CAF0000000001", "access_key": "Alpha-Key-0001"}],
+            "consent": {"version": "2026-04", "text": "同意します。"},
+        }))
+        .expect("an import file");
+        crate::import::import(&store, file).expect("imported");
+        let consent_hash = store.consent().expect("read").expect("a consent").hash;
+        let applicant: Applicant = serde_json::from_value(serde_json::json!({
+            "name": "山田太郎", "phone": "0312345678", "email": null, "wants_mail": false
+        }))
+        .expect("an applicant");
+        let new = NewApplication {
+            customer_id: CustomerId::parse("CAF0000000001").expect("an ID"),
+            idempotency_key: "0b6c3a4e-8a5b-4c1d-9f3e-2a7b6c5d4e3f".into(),
+            consent_hash,
+            setting: Setting::Notify,
+            providers: vec![ProviderCode::parse("W0001").expect("a code")],
+            applicant,
+            received_at: Timestamp::from_unix(1_764_547_200),
+            work_delay_secs: 60,
+        };
+        (store, new)
+    }
+
+    #[test]
+    fn a_corrupt_day_counter_is_an_error_not_a_full_day() {
+        let dir = tempfile::TempDir::new().expect("a folder");
+        let (store, new) = store_and_application(dir.path());
+        let key = format!("seq/{}", new.received_at.jst_date());
+        store.meta.insert(key, &[1u8, 2, 3][..]).expect("written");
+
+        let outcome = store.submit(&new);
+
+        assert!(
+            matches!(
+                outcome,
+                Err(SubmitError::Store(StoreError::Corrupt { tree: "meta", .. }))
+            ),
+            "{outcome:?}"
+        );
+    }
+
+    #[test]
+    fn a_mail_recorded_for_a_missing_application_is_an_error() {
+        let dir = tempfile::TempDir::new().expect("a folder");
+        let (store, new) = store_and_application(dir.path());
+        let id = store.submit(&new).expect("submitted").record.id;
+        store
+            .applications
+            .remove(crate::store::keys::application(id))
+            .expect("removed");
+        store
+            .outbox
+            .insert(crate::store::keys::application(id), &b"{}"[..])
+            .expect("written");
+
+        let outcome = store.mail_sent(id, new.received_at);
+
+        assert!(
+            matches!(outcome, Err(StoreError::Corrupt { tree: "outbox", .. })),
+            "{outcome:?}"
+        );
+    }
 }

@@ -28,7 +28,10 @@ impl GroupCommit {
                 while let Ok(first) = incoming.recv() {
                     let mut batch = vec![first];
                     batch.extend(incoming.try_iter());
+                    let started = std::time::Instant::now();
                     let outcome = flush_and_fsync(&db, &dir).map_err(|e| e.to_string());
+                    metrics::histogram!("kaisen_store_commit_duration_seconds")
+                        .record(started.elapsed().as_secs_f64());
                     for reply in batch {
                         let _ = reply.send(outcome.clone());
                     }

@@ -79,7 +79,7 @@ impl Store {
     /// Marks the database as being imported into from `name`, durably,
     /// before anything else is written.
     pub fn begin_import(&self, name: &str) -> Result<ImportWriter<'_>, StoreError> {
-        self.meta.insert(UNFINISHED, encode(&name))?;
+        self.meta.insert(UNFINISHED, encode("meta", &name)?)?;
         self.sync()?;
         Ok(ImportWriter {
             store: self,
@@ -102,14 +102,25 @@ impl ImportWriter<'_> {
                 Ok::<_, ConflictableTransactionError<StoreError>>(changed)
             };
             for (code, record) in &head.providers {
-                report.providers +=
-                    usize::from(put(providers, code.as_str().as_bytes(), encode(record))?);
+                report.providers += usize::from(put(
+                    providers,
+                    code.as_str().as_bytes(),
+                    encode("providers", record).map_err(ConflictableTransactionError::Abort)?,
+                )?);
             }
             if let Some(notices) = &head.notices {
-                report.notices = put(meta, b"notices", encode(notices))?;
+                report.notices = put(
+                    meta,
+                    b"notices",
+                    encode("meta", notices).map_err(ConflictableTransactionError::Abort)?,
+                )?;
             }
             if let Some(consent) = &head.consent {
-                report.consent = put(meta, b"consent", encode(consent))?;
+                report.consent = put(
+                    meta,
+                    b"consent",
+                    encode("meta", consent).map_err(ConflictableTransactionError::Abort)?,
+                )?;
             }
             Ok(report)
         });
@@ -135,12 +146,12 @@ impl ImportWriter<'_> {
         let settings = Span::of(&self.store.settings)?;
         for line in chunk {
             let key = line.id.as_str().as_bytes();
-            if lines.put(&self.store.lines, key, encode(&line.record))? {
+            if lines.put(&self.store.lines, key, encode("lines", &line.record)?)? {
                 self.report.lines += 1;
             }
             for (code, record) in &line.settings {
                 let key = keys::line_provider(&line.id, code);
-                if settings.put(&self.store.settings, &key, encode(record))? {
+                if settings.put(&self.store.settings, &key, encode("settings", record)?)? {
                     self.report.settings += 1;
                 }
             }

@@ -54,7 +54,13 @@ impl Store {
                 last_at: now,
                 locked_until,
             };
-            Some(encode(&next))
+            match encode("login_failures", &next) {
+                Ok(bytes) => Some(bytes),
+                Err(e) => {
+                    corrupt = Some(e);
+                    old.map(<[u8]>::to_vec)
+                }
+            }
         })?;
         if let Some(e) = corrupt {
             return Err(e);

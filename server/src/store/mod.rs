@@ -33,6 +33,7 @@ pub use export::{
     EXPORT_FORMAT, EXPORT_VERSION, ExportError, ExportSummary, RestoreError, RestoreSummary,
 };
 pub use import::{ImportHead, ImportReport, ImportWriter, LineImport};
+pub use outbox::Queues;
 pub use records::{
     ApplicationRecord, ConsentRecord, LineRecord, LoginFailures, OutboxRecord, ProviderRecord,
     SessionRecord, SettingRecord,
@@ -48,6 +49,14 @@ pub enum StoreError {
     #[error("corrupt record in tree {tree}: {detail}")]
     Corrupt {
         /// The tree it is in.
+        tree: &'static str,
+        /// What failed.
+        detail: String,
+    },
+    /// A record could not be written as JSON.
+    #[error("cannot encode a record for tree {tree}: {detail}")]
+    Encode {
+        /// The tree it was for.
         tree: &'static str,
         /// What failed.
         detail: String,
@@ -196,9 +205,11 @@ impl Store {
     }
 }
 
-fn encode<T: Serialize>(value: &T) -> Vec<u8> {
-    // Serialising these plain records to JSON cannot fail.
-    serde_json::to_vec(value).unwrap_or_default()
+fn encode<T: Serialize>(tree: &'static str, value: &T) -> Result<Vec<u8>, StoreError> {
+    serde_json::to_vec(value).map_err(|e| StoreError::Encode {
+        tree,
+        detail: e.to_string(),
+    })
 }
 
 fn decode<T: DeserializeOwned>(tree: &'static str, bytes: &[u8]) -> Result<T, StoreError> {
@@ -206,4 +217,27 @@ fn decode<T: DeserializeOwned>(tree: &'static str, bytes: &[u8]) -> Result<T, St
         tree,
         detail: e.to_string(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{StoreError, encode};
+
+    /// A value whose serialisation fails, as a map with non-string keys does.
+    struct Unwritable;
+
+    impl serde::Serialize for Unwritable {
+        fn serialize<S: serde::Serializer>(&self, _: S) -> Result<S::Ok, S::Error> {
+            Err(serde::ser::Error::custom("cannot be written"))
+        }
+    }
+
+    #[test]
+    fn a_record_that_cannot_be_encoded_is_an_error_not_empty_bytes() {
+        let outcome = encode("sessions", &Unwritable);
+        assert!(
+            matches!(&outcome, Err(StoreError::Encode { tree: "sessions", detail }) if detail.contains("cannot be written")),
+            "{outcome:?}"
+        );
+    }
 }

@@ -6,7 +6,21 @@ use shared::domain::{ApplicationId, Timestamp};
 use sled::Transactional;
 use sled::transaction::{ConflictableTransactionError, TransactionError};
 
+use super::applications::id_from;
 use super::{ApplicationRecord, OutboxRecord, Store, StoreError, decode, encode, keys};
+
+/// The work and mail waiting: see [`Store::queues`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Queues {
+    /// Steps of work queued (due or not).
+    pub work: usize,
+    /// Seconds since the application of the oldest queued step was received.
+    pub oldest_work_age_secs: i64,
+    /// Mails in the outbox.
+    pub mail: usize,
+    /// Seconds since the work of the oldest waiting mail was completed.
+    pub oldest_mail_age_secs: i64,
+}
 
 impl Store {
     /// The mails due at `now`, with their applications, in ID order.
@@ -53,6 +67,31 @@ impl Store {
         Ok(waiting)
     }
 
+    /// How much work and mail wait at `now`, and how old the oldest of each
+    /// is (since its application was received, or its work completed):
+    /// what the metrics report.
+    pub fn queues(&self, now: Timestamp) -> Result<Queues, StoreError> {
+        let age = |at: Option<Timestamp>| at.map_or(0, |at| (now.unix() - at.unix()).max(0));
+        let oldest_work = match self.work.first()? {
+            Some((key, _)) => self
+                .application(id_from("work", &key)?)?
+                .map(|a| a.received_at),
+            None => None,
+        };
+        let oldest_mail = match self.outbox.first()? {
+            Some((key, _)) => self
+                .application(id_from("outbox", &key)?)?
+                .and_then(|a| a.completed_at),
+            None => None,
+        };
+        Ok(Queues {
+            work: self.work.len(),
+            oldest_work_age_secs: age(oldest_work),
+            mail: self.outbox.len(),
+            oldest_mail_age_secs: age(oldest_mail),
+        })
+    }
+
     /// When the next mail is due, if any waits.
     pub fn next_mail_due(&self) -> Result<Option<Timestamp>, StoreError> {
         let mut next: Option<Timestamp> = None;
@@ -73,12 +112,17 @@ impl Store {
                 return Ok(());
             }
             let Some(bytes) = apps.get(key)? else {
-                return Ok(());
+                return Err(ConflictableTransactionError::Abort(StoreError::Corrupt {
+                    tree: "outbox",
+                    detail: format!("mail for missing application {id}"),
+                }));
             };
             let mut record: ApplicationRecord =
                 decode("applications", &bytes).map_err(ConflictableTransactionError::Abort)?;
             record.mail_sent_at = Some(at);
-            apps.insert(&key, encode(&record))?;
+            let bytes =
+                encode("applications", &record).map_err(ConflictableTransactionError::Abort)?;
+            apps.insert(&key, bytes)?;
             Ok(())
         });
         result.map_err(|e| match e {
@@ -94,7 +138,7 @@ impl Store {
         if let Some(old) = self.outbox.get(key)? {
             let _ = self
                 .outbox
-                .compare_and_swap(key, Some(old), Some(encode(mail)))?;
+                .compare_and_swap(key, Some(old), Some(encode("outbox", mail)?))?;
         }
         Ok(())
     }

@@ -6,7 +6,8 @@ impl Store {
     /// Stores a session under its ID: a new one at login, or one with its
     /// activity recorded.
     pub fn put_session(&self, session_id: &str, record: &SessionRecord) -> Result<(), StoreError> {
-        self.sessions.insert(session_id, encode(record))?;
+        self.sessions
+            .insert(session_id, encode("sessions", record)?)?;
         Ok(())
     }
 
@@ -22,6 +23,14 @@ impl Store {
     pub fn delete_session(&self, session_id: &str) -> Result<(), StoreError> {
         self.sessions.remove(session_id)?;
         Ok(())
+    }
+
+    /// Ends a session and answers it, if there was one.
+    pub fn take_session(&self, session_id: &str) -> Result<Option<SessionRecord>, StoreError> {
+        self.sessions
+            .remove(session_id)?
+            .map(|v| decode("sessions", &v))
+            .transpose()
     }
 
     /// Removes every session for which `expired` says so; returns how many.

@@ -9,10 +9,11 @@ use crate::store::WorkStep;
 /// The longest the worker sleeps without looking at the queue.
 const MAX_SLEEP: Duration = Duration::from_secs(30);
 
-/// Runs forever: do what is due, then sleep until the next step is due or
-/// new work is queued.
-pub async fn run(state: AppState) {
-    loop {
+/// Runs until `stop` turns true: do what is due, then sleep until the next
+/// step is due or new work is queued. A pass that has begun is finished
+/// before it stops (each step is one transaction, synced at the end).
+pub async fn run(state: AppState, mut stop: tokio::sync::watch::Receiver<bool>) {
+    while !*stop.borrow() {
         let next = state
             .blocking(|store| {
                 let mut mail = false;
@@ -21,6 +22,7 @@ pub async fn run(state: AppState) {
                         WorkStep::Start => tracing::info!(id = %record.id, "work started"),
                         WorkStep::Complete => {
                             tracing::info!(id = %record.id, "work completed");
+                            metrics::counter!("kaisen_applications_completed_total").increment(1);
                             mail |= record.applicant.wants_mail;
                         }
                     }
@@ -48,6 +50,7 @@ pub async fn run(state: AppState) {
         tokio::select! {
             () = tokio::time::sleep(sleep.max(Duration::from_millis(100))) => {}
             () = state.work_queued.notified() => {}
+            _ = stop.changed() => {}
         }
     }
 }

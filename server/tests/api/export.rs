@@ -127,7 +127,7 @@ async fn wait_for_state(client: &Client, id: &str, state: &str) -> Value {
 /// on it is stopped when this returns.
 async fn populated_database(db: &Path) -> Populated {
     let relay = closed_smtp_url();
-    let first = spawn_app_on(db, |c| c.smtp_url = Some(relay.clone())).await;
+    let first = spawn_app_on(db, |c| c.smtp_url = Some(relay.clone().into())).await;
     first.import(fixture()).await.expect("the fixture imports");
     let a = first.line_a().await;
     let b = first.line_b().await;
@@ -154,7 +154,7 @@ async fn populated_database(db: &Path) -> Populated {
     first.stop();
 
     let second = spawn_app_on(db, move |c| {
-        c.smtp_url = Some(relay);
+        c.smtp_url = Some(relay.into());
         c.work_delay = Duration::from_secs(3600);
     })
     .await;

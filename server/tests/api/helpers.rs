@@ -35,6 +35,8 @@ pub const BAD_CREDENTIALS: &str = "フレッツナンバーまたはアクセス
 pub const CONSENT_TEXT: &str = "回線情報通知機能の利用に同意します。\n\n（テスト用の同意書）";
 /// The fixture's notices.
 pub const NOTICES: [&str; 2] = ["メンテナンスのお知らせ", "年末年始の受付について"];
+/// The sender of the test apps' completion mails (`--mail-from`).
+pub const MAIL_FROM: &str = "回線情報通知 試験センター <notice@example.jp>";
 /// How long the tests wait for the worker at most.
 pub const WORK_TIMEOUT: Duration = Duration::from_secs(15);
 
@@ -126,22 +128,51 @@ pub fn test_config(db: &Path, site: &Path) -> ServeConfig {
         tls_cert: None,
         tls_key: None,
         assume_https: false,
+        public_url: None,
+        max_connections: None,
+        header_read_timeout: Duration::from_secs(10),
+        keep_alive_timeout: Duration::from_secs(60),
+        shutdown_timeout: Duration::from_secs(10),
+        metrics_addr: None,
         work_delay: Duration::from_secs(2),
         demo: false,
         site: site.to_path_buf(),
         request_timeout: Duration::from_secs(30),
         hash_slots: None,
+        hash_wait: Duration::from_secs(2),
+        hash_queue: 64,
+        logins_per_line: 10,
+        logins_per_address: 120,
+        login_window: Duration::from_secs(60),
         idle_timeout: Duration::from_secs(20 * 60),
         session_limit: Duration::from_secs(8 * 3600),
         refused_mail_domains: vec!["example-isp.jp".into()],
         trusted_proxies: Vec::new(),
+        mail_from: Some(kaisen::mail::parse_sender(MAIL_FROM).expect("the test sender parses")),
         mail_dir: site.join("mail"),
         smtp_url: None,
+        smtp_user: None,
+        smtp_password: None,
+        smtp_ca_file: None,
         mail_retry_base: Duration::from_secs(5),
         contact: vec![
             "回線情報通知 受付センター".into(),
             "電話：0120-000-000".into(),
         ],
+    }
+}
+
+/// Why the server refuses to start, on a fresh database, with the test
+/// configuration changed by `tweak`.
+pub async fn start_refusal(tweak: impl FnOnce(&mut ServeConfig)) -> String {
+    let db = TempDir::new().expect("a temporary folder");
+    let site = TempDir::new().expect("a temporary folder");
+    let store = open_store(db.path());
+    let mut config = test_config(db.path(), site.path());
+    tweak(&mut config);
+    match Server::with_store(config, store).await {
+        Ok(_) => panic!("the server started"),
+        Err(error) => error.to_string(),
     }
 }
 
@@ -224,10 +255,12 @@ async fn start(
                 .expect("the server builds");
             let addr = server.local_addr().expect("a bound address");
             let _ = ready_tx.send(addr);
-            tokio::select! {
-                outcome = server.run() => panic!("the server stopped by itself: {outcome:?}"),
-                _ = stop_rx => {}
-            }
+            server
+                .run_until(async {
+                    let _ = stop_rx.await;
+                })
+                .await
+                .expect("the server stops cleanly");
         });
         // Dropping the runtime drops every task (worker, sweeper,
         // connections) and waits for blocking calls: no `Store` is left.

@@ -2,11 +2,14 @@
 //! for 15 minutes, whatever key comes next; thirty failures from one address
 //! within 10 minutes make that address wait.
 
+use std::time::{Duration, Instant};
+
 use reqwest::StatusCode;
 use serde_json::json;
 
 use crate::helpers::{
-    BAD_CREDENTIALS, KEY_A, KEY_B, LINE_A, LINE_B, fixture, spawn_app, spawn_app_on, spawn_app_with,
+    BAD_CREDENTIALS, KEY_A, KEY_B, LINE_A, LINE_B, Reply, fixture, spawn_app, spawn_app_on,
+    spawn_app_with,
 };
 
 const WRONG_KEY: &str = "Wrong-Key-9999";
@@ -43,7 +46,7 @@ async fn ten_failures_in_a_row_lock_the_id_even_against_the_right_key() {
 
 #[tokio::test]
 async fn a_success_starts_the_count_again() {
-    let app = spawn_app().await;
+    let app = spawn_app_with(|c| c.logins_per_line = 100).await;
     let client = app.client();
     for _ in 0..9 {
         client.log_in(LINE_A, WRONG_KEY).await;
@@ -131,9 +134,11 @@ async fn thirty_failures_from_one_address_make_it_wait_but_successes_do_not_coun
 
 #[tokio::test]
 async fn behind_a_trusted_proxy_the_forwarded_address_is_limited_and_others_are_not() {
-    let app =
-        spawn_app_with(|c| c.trusted_proxies = vec!["127.0.0.1".parse().expect("an address")])
-            .await;
+    let app = spawn_app_with(|c| {
+        c.trusted_proxies = vec!["127.0.0.1".parse().expect("an address")];
+        c.logins_per_line = 100;
+    })
+    .await;
     let client = app.client();
     let login = |forwarded: &'static str, key: &'static str| {
         let client = &client;
@@ -196,29 +201,53 @@ async fn forwarded_for_from_an_untrusted_peer_is_ignored() {
 }
 
 #[tokio::test]
-async fn when_every_hashing_slot_is_taken_a_login_gets_503_at_once_and_counts_no_failure() {
-    let app = spawn_app_with(|c| c.hash_slots = Some(0)).await;
-    let client = app.client();
+async fn when_no_hashing_slot_comes_free_a_login_gets_503_and_counts_nothing() {
+    let dir = tempfile::TempDir::new().expect("a folder");
+    // No slot at all, and no place in the queue: 503 at once.
+    let first = spawn_app_on(dir.path(), |c| {
+        c.hash_slots = Some(0);
+        c.hash_queue = 0;
+    })
+    .await;
+    first.import(fixture()).await.expect("the fixture imports");
+    let client = first.client();
     for _ in 0..12 {
-        let reply = client.log_in(LINE_A, KEY_A).await;
-        assert_eq!(
-            reply.status,
-            StatusCode::SERVICE_UNAVAILABLE,
-            "{}",
-            reply.body
-        );
-        assert_eq!(reply.body["kind"], "unavailable");
-        assert_eq!(reply.headers["retry-after"], "1");
-        assert!(
-            reply.body["message"]
-                .as_str()
-                .is_some_and(|m| m.contains("混み合っています"))
-        );
+        assert_busy(&client.log_in(LINE_A, KEY_A).await);
     }
-    // Twelve refusals for want of a slot did not lock line A.
-    let app = spawn_app().await;
+    first.stop();
+    // No slot, but a place in the queue: 503 once the wait has run out.
+    let second = spawn_app_on(dir.path(), |c| {
+        c.hash_slots = Some(0);
+        c.hash_wait = Duration::from_millis(300);
+    })
+    .await;
+    let started = Instant::now();
+    assert_busy(&second.client().log_in(LINE_A, KEY_A).await);
+    assert!(started.elapsed() >= Duration::from_millis(300));
+    second.stop();
+
+    // Thirteen refusals for want of a slot neither locked line A nor used
+    // up its logins.
+    let third = spawn_app_on(dir.path(), |_| {}).await;
     assert_eq!(
-        app.client().log_in(LINE_A, KEY_A).await.status,
+        third.client().log_in(LINE_A, KEY_A).await.status,
         StatusCode::OK
+    );
+}
+
+#[track_caller]
+fn assert_busy(reply: &Reply) {
+    assert_eq!(
+        reply.status,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "{}",
+        reply.body
+    );
+    assert_eq!(reply.body["kind"], "unavailable");
+    assert_eq!(reply.headers["retry-after"], "1");
+    assert!(
+        reply.body["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("混み合っています"))
     );
 }

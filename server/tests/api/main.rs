@@ -5,11 +5,14 @@
 
 mod access;
 mod applications;
+mod connections;
 mod export;
+mod health;
 mod helpers;
 mod import;
 mod lines;
 mod lockout;
+mod login_limits;
 mod mail;
 mod providers;
 mod session;

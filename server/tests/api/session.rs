@@ -5,7 +5,9 @@ use std::time::Duration;
 use reqwest::StatusCode;
 use serde_json::json;
 
-use crate::helpers::{BAD_CREDENTIALS, KEY_A, KEY_B, LINE_A, LINE_B, spawn_app, spawn_app_with};
+use crate::helpers::{
+    BAD_CREDENTIALS, KEY_A, KEY_B, LINE_A, LINE_B, TestApp, spawn_app, spawn_app_with,
+};
 
 #[tokio::test]
 async fn right_credentials_start_a_session_with_a_strict_http_only_cookie() {
@@ -133,13 +135,7 @@ async fn logout_ends_the_session_on_the_server_too() {
     let app = spawn_app().await;
     let client = app.client();
     let response = client.log_in_response(LINE_A, KEY_A).await;
-    let stolen_cookie = response
-        .headers()
-        .get("set-cookie")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|c| c.split(';').next())
-        .expect("a session cookie")
-        .to_owned();
+    let stolen_cookie = session_cookie(&response);
 
     let reply = client.delete("/api/session").await;
 
@@ -161,17 +157,62 @@ async fn logout_ends_the_session_on_the_server_too() {
     );
     client.get("/api/line").await.assert_unauthenticated();
     // The old cookie, replayed, opens nothing: the session is gone.
+    assert_gone(&app, stolen_cookie).await;
+}
+
+#[tokio::test]
+async fn logging_in_again_in_the_same_browser_revokes_the_session_it_held() {
+    let app = spawn_app().await;
+    let client = app.client();
+    let first = client.log_in_response(LINE_A, KEY_A).await;
+    assert_eq!(first.status(), StatusCode::OK);
+    let first_cookie = session_cookie(&first);
+
+    // The same browser logs in again (as line B): its old cookie goes along.
+    let second = client.log_in(LINE_B, KEY_B).await;
+
+    assert_eq!(second.status, StatusCode::OK, "{}", second.body);
+    assert_eq!(client.get("/api/line").await.body["customer_id"], LINE_B);
+    // The first session was revoked.
+    assert_gone(&app, first_cookie).await;
+}
+
+#[tokio::test]
+async fn a_failed_login_leaves_the_session_the_browser_held() {
+    let app = spawn_app().await;
+    let client = app.line_a().await;
+
+    let reply = client.log_in(LINE_A, KEY_B).await;
+
+    assert_eq!(reply.status, StatusCode::UNAUTHORIZED, "{}", reply.body);
+    assert_eq!(client.get("/api/line").await.status, StatusCode::OK);
+}
+
+/// Asserts that `cookie` (`name=value`), sent by another client, opens
+/// no session.
+async fn assert_gone(app: &TestApp, cookie: String) {
     let replayed = app
         .client()
         .http
         .get(app.url("/api/line"))
-        .header("cookie", stolen_cookie)
+        .header("cookie", cookie)
         .send()
         .await
         .expect("sent");
     assert_eq!(replayed.status(), StatusCode::UNAUTHORIZED);
     let body: serde_json::Value = replayed.json().await.expect("JSON");
     assert_eq!(body["kind"], "session_expired");
+}
+
+/// The `name=value` of a login's session cookie.
+fn session_cookie(response: &reqwest::Response) -> String {
+    response
+        .headers()
+        .get("set-cookie")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|c| c.split(';').next())
+        .expect("a session cookie")
+        .to_owned()
 }
 
 #[tokio::test]

@@ -1,5 +1,5 @@
 //! HTTPS from the one binary (`--tls-cert`/`--tls-key`): the session cookie
-//! becomes `__Host-` and `Secure` (when removed too), and HSTS is sent.
+//! becomes `__Host-` and `Secure`, and HSTS is sent.
 
 use std::sync::Arc;
 
@@ -7,7 +7,7 @@ use rustls::pki_types::ServerName;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio_rustls::TlsConnector;
 
-use crate::helpers::{KEY_A, LINE_A, spawn_app_with};
+use crate::helpers::{KEY_A, LINE_A, TestApp, spawn_app_with};
 
 /// Sends one HTTP/1.1 request over TLS, trusting only `cert_der`, and
 /// returns the whole response as text.
@@ -35,34 +35,74 @@ async fn https_request(addr: &str, cert_der: Vec<u8>, request: String) -> String
     String::from_utf8_lossy(&response).into_owned()
 }
 
+/// An app serving HTTPS with a fresh self-signed certificate for
+/// `localhost`: its `host:port` and the certificate (DER) to trust.
+struct TlsApp {
+    _app: TestApp,
+    addr: String,
+    cert_der: Vec<u8>,
+    _dir: tempfile::TempDir,
+}
+
+impl TlsApp {
+    async fn start() -> Self {
+        let dir = tempfile::TempDir::new().expect("a folder");
+        let (cert_der, cert, key) = certificate(dir.path());
+        let app = spawn_app_with(|c| {
+            c.tls_cert = Some(cert.clone());
+            c.tls_key = Some(key.clone());
+        })
+        .await;
+        let addr = app.address.trim_start_matches("http://").to_owned();
+        Self {
+            _app: app,
+            addr,
+            cert_der,
+            _dir: dir,
+        }
+    }
+
+    /// Sends `method path` with `headers` (each ending in CRLF) and `body`.
+    async fn request(&self, method: &str, path: &str, headers: &str, body: &str) -> String {
+        let request = format!(
+            "{method} {path} HTTP/1.1\r\nHost: localhost\r\n{headers}Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        );
+        https_request(&self.addr, self.cert_der.clone(), request).await
+    }
+
+    /// Logs line A in; the whole response.
+    async fn log_in(&self) -> String {
+        let body = format!(r#"{{"customer_id":"{LINE_A}","access_key":"{KEY_A}"}}"#);
+        self.request(
+            "POST",
+            "/api/session",
+            "Content-Type: application/json\r\n",
+            &body,
+        )
+        .await
+    }
+}
+
+/// The first `Set-Cookie` header line of `response`, lower-cased.
+fn set_cookie(response: &str) -> String {
+    response
+        .to_ascii_lowercase()
+        .lines()
+        .find(|l| l.starts_with("set-cookie:"))
+        .expect("a Set-Cookie header")
+        .to_owned()
+}
+
 #[tokio::test]
 async fn over_tls_the_session_cookie_is_host_prefixed_and_secure_and_hsts_is_sent() {
-    let certified =
-        rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).expect("a certificate");
-    let dir = tempfile::TempDir::new().expect("a folder");
-    let (cert, key) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
-    std::fs::write(&cert, certified.cert.pem()).expect("written");
-    std::fs::write(&key, certified.signing_key.serialize_pem()).expect("written");
-    let app = spawn_app_with(|c| {
-        c.tls_cert = Some(cert.clone());
-        c.tls_key = Some(key.clone());
-    })
-    .await;
-    let addr = app.address.trim_start_matches("http://").to_owned();
+    let tls = TlsApp::start().await;
 
-    let body = format!(r#"{{"customer_id":"{LINE_A}","access_key":"{KEY_A}"}}"#);
-    let login = format!(
-        "POST /api/session HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    );
-    let response = https_request(&addr, certified.cert.der().to_vec(), login).await;
+    let response = tls.log_in().await;
 
     assert!(response.starts_with("HTTP/1.1 200"), "{response}");
     let lower = response.to_ascii_lowercase();
-    let cookie = lower
-        .lines()
-        .find(|l| l.starts_with("set-cookie:"))
-        .expect("a session cookie");
+    let cookie = set_cookie(&response);
     assert!(
         cookie.starts_with("set-cookie: __host-kaisen_session="),
         "{cookie}"
@@ -82,35 +122,51 @@ async fn over_tls_the_session_cookie_is_host_prefixed_and_secure_and_hsts_is_sen
         "{response}"
     );
 
-    // Logging out removes it with the same attributes: a browser removes a
-    // `__Host-` cookie only by a `Secure` one.
-    let session = response
+    // Plain HTTP on the same port is not served.
+    let plain = reqwest::get(format!("http://{}/", tls.addr)).await;
+    assert!(plain.is_err() || !plain.expect("a response").status().is_success());
+}
+
+#[tokio::test]
+async fn over_tls_logout_removes_the_host_cookie_with_the_attributes_it_was_set_with() {
+    let tls = TlsApp::start().await;
+    let login = tls.log_in().await;
+    assert!(login.starts_with("HTTP/1.1 200"), "{login}");
+    let cookie = login
         .lines()
-        .find_map(|l| l.strip_prefix("set-cookie: "))
+        .find_map(|l| {
+            l.strip_prefix("set-cookie: ")
+                .or_else(|| l.strip_prefix("Set-Cookie: "))
+        })
         .and_then(|c| c.split(';').next())
-        .expect("the session cookie");
-    let logout = format!(
-        "DELETE /api/session HTTP/1.1\r\nHost: localhost\r\nCookie: {session}\r\nConnection: close\r\n\r\n"
-    );
-    let response = https_request(&addr, certified.cert.der().to_vec(), logout).await;
-    assert!(response.starts_with("HTTP/1.1 204"), "{response}");
-    let removal = response
-        .to_ascii_lowercase()
-        .lines()
-        .find(|l| l.starts_with("set-cookie:"))
-        .expect("the cookie removed")
+        .expect("a session cookie")
         .to_owned();
+    let with_cookie = format!("Cookie: {cookie}\r\n");
+
+    let logout = tls
+        .request("DELETE", "/api/session", &with_cookie, "")
+        .await;
+
+    assert!(logout.starts_with("HTTP/1.1 204"), "{logout}");
+    let removal = set_cookie(&logout);
+    // A browser drops a `__Host-` cookie only when the removal is itself
+    // Secure, for Path=/ and without Domain; the rest as it was set.
     assert!(
-        removal.starts_with("set-cookie: __host-kaisen_session=;")
-            && removal.contains("max-age=0")
-            && removal.contains("; secure")
-            && removal.contains("path=/"),
+        removal.starts_with("set-cookie: __host-kaisen_session=;"),
         "{removal}"
     );
-
-    // Plain HTTP on the same port is not served.
-    let plain = reqwest::get(format!("http://{addr}/")).await;
-    assert!(plain.is_err() || !plain.expect("a response").status().is_success());
+    for attribute in [
+        "; secure",
+        "; httponly",
+        "samesite=strict",
+        "path=/",
+        "max-age=0",
+    ] {
+        assert!(removal.contains(attribute), "{attribute} in {removal}");
+    }
+    assert!(!removal.contains("domain="), "{removal}");
+    let replayed = tls.request("GET", "/api/line", &with_cookie, "").await;
+    assert!(replayed.starts_with("HTTP/1.1 401"), "{replayed}");
 }
 
 #[tokio::test]
@@ -131,4 +187,114 @@ async fn over_plain_http_no_hsts_is_sent_and_the_cookie_is_not_secure() {
         cookie.starts_with("kaisen_session=") && !cookie.contains("Secure"),
         "{cookie}"
     );
+}
+
+/// A self-signed certificate for `localhost`, written as PEM files in
+/// `dir`: (certificate DER, certificate path, key path).
+pub fn certificate(dir: &std::path::Path) -> (Vec<u8>, std::path::PathBuf, std::path::PathBuf) {
+    let certified =
+        rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).expect("a certificate");
+    let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
+    std::fs::write(&cert, certified.cert.pem()).expect("written");
+    std::fs::write(&key, certified.signing_key.serialize_pem()).expect("written");
+    (certified.cert.der().to_vec(), cert, key)
+}
+
+/// A client that speaks HTTP/2 only (as browsers do over TLS) and trusts
+/// only `cert_der`, sending `origin` as a browser would.
+fn http2_client(cert_der: &[u8], origin: &str) -> reqwest::Client {
+    let mut headers = reqwest::header::HeaderMap::new();
+    headers.insert("origin", origin.parse().expect("a header value"));
+    reqwest::Client::builder()
+        .add_root_certificate(reqwest::Certificate::from_der(cert_der).expect("DER"))
+        .http2_prior_knowledge()
+        .default_headers(headers)
+        .cookie_store(true)
+        .build()
+        .expect("a client")
+}
+
+#[tokio::test]
+async fn a_browser_speaking_http2_over_tls_can_log_in_and_out() {
+    let dir = tempfile::TempDir::new().expect("a folder");
+    let (der, cert, key) = certificate(dir.path());
+    let app = spawn_app_with(|c| {
+        c.tls_cert = Some(cert.clone());
+        c.tls_key = Some(key.clone());
+    })
+    .await;
+    let port = app.address.rsplit(':').next().expect("a port").to_owned();
+    let base = format!("https://localhost:{port}");
+    let client = http2_client(&der, &base);
+
+    let login = client
+        .post(format!("{base}/api/session"))
+        .json(&serde_json::json!({"customer_id": LINE_A, "access_key": KEY_A}))
+        .send()
+        .await
+        .expect("an answer");
+    assert_eq!(login.version(), reqwest::Version::HTTP_2);
+    assert_eq!(login.status(), 200, "{:?}", login.text().await);
+    let logout = client
+        .delete(format!("{base}/api/session"))
+        .send()
+        .await
+        .expect("an answer");
+    assert_eq!(logout.status(), 204);
+
+    // Another origin is still refused, over HTTP/2 too.
+    let other = http2_client(&der, &format!("https://localhost.evil.example:{port}"));
+    let refused = other
+        .post(format!("{base}/api/session"))
+        .json(&serde_json::json!({"customer_id": LINE_A, "access_key": KEY_A}))
+        .send()
+        .await
+        .expect("an answer");
+    assert_eq!(refused.status(), 403);
+}
+
+#[tokio::test]
+async fn the_plain_listener_refuses_an_https_origin_and_a_public_url_decides_the_origin() {
+    let app = spawn_app_with(|_| {}).await;
+    let addr = app.address.trim_start_matches("http://").to_owned();
+    let login = |origin: String| {
+        let url = app.url("/api/session");
+        async move {
+            reqwest::Client::new()
+                .post(url)
+                .header("origin", origin)
+                .json(&serde_json::json!({"customer_id": LINE_A, "access_key": KEY_A}))
+                .send()
+                .await
+                .expect("an answer")
+                .status()
+        }
+    };
+    assert_eq!(login(format!("https://{addr}")).await, 403);
+    assert_eq!(login(format!("http://{addr}")).await, 200);
+
+    // Behind a proxy on a non-default port: the proxy's origin, whatever
+    // `Host` the proxy forwards.
+    let proxied = spawn_app_with(|c| {
+        c.public_url = Some(
+            kaisen::config::PublicOrigin::parse("https://kaisen.example.jp:8443").expect("a URL"),
+        );
+    })
+    .await;
+    let login = |origin: &'static str| {
+        let url = proxied.url("/api/session");
+        async move {
+            reqwest::Client::new()
+                .post(url)
+                .header("host", "kaisen.example.jp")
+                .header("origin", origin)
+                .json(&serde_json::json!({"customer_id": LINE_A, "access_key": KEY_A}))
+                .send()
+                .await
+                .expect("an answer")
+                .status()
+        }
+    };
+    assert_eq!(login("https://kaisen.example.jp:8443").await, 200);
+    assert_eq!(login("https://kaisen.example.jp").await, 403);
 }

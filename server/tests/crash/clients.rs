@@ -292,7 +292,8 @@ impl LineClient {
     }
 
     /// Logs in (a new session cookie). The server hashes one login per core
-    /// at a time and answers 503 to the rest: those wait and try again.
+    /// at a time and answers 503 to those that waited too long for their
+    /// turn: those wait and try again.
     async fn log_in(&self) -> Result<(), CutOff> {
         for _ in 0..LOGIN_ATTEMPTS {
             let response = self

@@ -53,6 +53,8 @@ impl ServerProcess {
                 .arg(&workspace.mail)
                 .arg("--site")
                 .arg(&workspace.site)
+                .arg("--contact")
+                .arg("【試験】クラッシュ試験 受付窓口")
                 .env("RUST_LOG", "info")
                 .env("NO_COLOR", "1")
                 .stdin(Stdio::null())
@@ -101,6 +103,32 @@ impl ServerProcess {
         // An error means it had exited already; `wait` reaps it either way.
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+}
+
+impl ServerProcess {
+    /// Sends SIGTERM and waits for the process to exit, at most `limit`:
+    /// its exit status and how long it took, or `None` if it was still
+    /// running (then it is killed).
+    pub async fn terminate(
+        &mut self,
+        limit: Duration,
+    ) -> Option<(std::process::ExitStatus, Duration)> {
+        let sent = Instant::now();
+        let signalled = Command::new("kill")
+            .arg("-TERM")
+            .arg(self.child.id().to_string())
+            .status()
+            .expect("kill runs");
+        assert!(signalled.success(), "SIGTERM sent");
+        while sent.elapsed() < limit {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return Some((status, sent.elapsed()));
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        self.kill();
+        None
     }
 }
 
