@@ -14,6 +14,7 @@ cd "$(dirname "$0")/.."
 export KAISEN_FUZZ_SEED="${KAISEN_FUZZ_SEED:-20261201}"
 
 timings=()
+current=""
 start=$SECONDS
 report() {
   local status=$?
@@ -24,7 +25,7 @@ report() {
   if ((status == 0)); then
     echo "all tests passed in $((SECONDS - start)) s"
   else
-    echo "FAILED after $((SECONDS - start)) s" >&2
+    echo "FAILED in stage \"$current\" after $((SECONDS - start)) s" >&2
   fi
 }
 trap report EXIT
@@ -33,6 +34,7 @@ trap report EXIT
 stage() {
   local name=$1 began=$SECONDS
   shift
+  current=$name
   echo "== $name"
   "$@"
   timings+=("$(printf '%5d s  %s' $((SECONDS - began)) "$name")")
