@@ -10,8 +10,8 @@
 #
 # Installs what is missing first (apt-get, cargo install, npm ci). Needs the
 # client built (cargo xtask client) and the server (cargo build -p
-# kaisen-server), as the Playwright suite does. Not part of scripts/test.sh:
-# the first run installs a browser and builds geckodriver (some minutes).
+# kaisen-server), as the Playwright suite does. scripts/test.sh runs it last
+# (the first run installs two browsers and builds geckodriver: some minutes).
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -28,6 +28,7 @@ packages=()
 [ -x /usr/lib/firefox-esr/firefox-esr ] || packages+=(firefox-esr)
 command -v WebKitWebDriver >/dev/null || packages+=(webkit2gtk-driver)
 command -v xvfb-run >/dev/null || packages+=(xvfb xauth)
+command -v curl >/dev/null || packages+=(curl)
 if [ "${#packages[@]}" -gt 0 ]; then
   $SUDO apt-get update
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y "${packages[@]}"

@@ -1,7 +1,45 @@
 import { defineConfig } from '@playwright/test';
-import { contact, idleLimitSecs, idlePort, mainPort as port } from './tests/servers';
+import type { ServerOptions } from './tests/fixtures';
+import { contact, idleLimitSecs, idlePort, mainPort as port, stagingHost, stagingPort, tlsPort } from './tests/servers';
 
-export default defineConfig({
+/** Debian's Chromium (never `npx playwright install`), with `extra` flags. */
+function chromium(...extra: string[]) {
+  return {
+    executablePath: '/usr/bin/chromium',
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+      ...extra,
+    ],
+  };
+}
+
+/** A server started by serve.sh, answering on `url`, with `env` (and the
+ * operator's contact details, which `serve` needs). */
+function server(url: string, env: Record<string, string>) {
+  return {
+    command: './serve.sh',
+    url,
+    env: { RUST_LOG: 'warn', KAISEN_CONTACT: contact.join('\n'), ...env },
+    ignoreHTTPSErrors: url.startsWith('https:'),
+    reuseExistingServer: false,
+    timeout: 60_000,
+    stdout: 'ignore' as const,
+    stderr: 'pipe' as const,
+  };
+}
+
+/** What the staging-host and TLS projects run again: the login journeys
+ * (and `/` with a live session) and flow A. */
+const elsewhere = /\/(logout|flow-a)\.spec\.ts$/;
+
+export default defineConfig<ServerOptions>({
   testDir: './tests',
   outputDir: './test-results',
   fullyParallel: true,
@@ -17,46 +55,47 @@ export default defineConfig({
     timezoneId: 'Asia/Tokyo',
     trace: 'retain-on-failure',
     browserName: 'chromium',
-    launchOptions: {
-      // Debian's Chromium; never `npx playwright install`.
-      executablePath: '/usr/bin/chromium',
-      args: [
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-quic',
-        '--no-first-run',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-      ],
-    },
+    launchOptions: chromium(),
   },
-  webServer: [
+  projects: [
+    { name: 'chromium', testIgnore: /\/tls\.spec\.ts$/ },
     {
-      command: './serve.sh',
-      url: `http://127.0.0.1:${port}/`,
-      env: { KAISEN_E2E_PORT: String(port), KAISEN_CONTACT: contact.join('\n'), RUST_LOG: 'warn' },
-      reuseExistingServer: false,
-      timeout: 60_000,
-      stdout: 'ignore',
-      stderr: 'pipe',
-    },
-    {
-      // Sessions end after 20 s idle: session-timeout.spec.ts.
-      command: './serve.sh',
-      url: `http://127.0.0.1:${idlePort}/`,
-      env: {
-        KAISEN_E2E_PORT: String(idlePort),
-        KAISEN_E2E_DATA: '.data-idle',
-        KAISEN_IDLE_TIMEOUT: `${idleLimitSecs}s`,
-        KAISEN_CONTACT: contact.join('\n'),
-        RUST_LOG: 'warn',
+      // Plain HTTP on a host name that is not localhost: not a secure
+      // context, so no `crypto.randomUUID` and the like (SPEC §3).
+      name: stagingHost,
+      testMatch: elsewhere,
+      use: {
+        baseURL: `http://${stagingHost}:${stagingPort}`,
+        launchOptions: chromium(`--host-resolver-rules=MAP ${stagingHost} 127.0.0.1`),
+        dataDir: '.data-staging',
       },
-      reuseExistingServer: false,
-      timeout: 60_000,
-      stdout: 'ignore',
-      stderr: 'pipe',
     },
+    {
+      // The server's own TLS listener: Chromium speaks HTTP/2 to it, whose
+      // requests carry no Host header (tls.spec.ts checks the protocol).
+      name: 'tls',
+      testMatch: [elsewhere, /\/tls\.spec\.ts$/],
+      use: {
+        baseURL: `https://127.0.0.1:${tlsPort}`,
+        ignoreHTTPSErrors: true,
+        launchOptions: chromium('--ignore-certificate-errors'),
+        dataDir: '.data-tls',
+      },
+    },
+  ],
+  webServer: [
+    server(`http://127.0.0.1:${port}/`, { KAISEN_E2E_PORT: String(port) }),
+    // Sessions end after 20 s idle: session-timeout.spec.ts.
+    server(`http://127.0.0.1:${idlePort}/`, {
+      KAISEN_E2E_PORT: String(idlePort),
+      KAISEN_E2E_DATA: '.data-idle',
+      KAISEN_IDLE_TIMEOUT: `${idleLimitSecs}s`,
+    }),
+    server(`http://127.0.0.1:${stagingPort}/`, { KAISEN_E2E_PORT: String(stagingPort), KAISEN_E2E_DATA: '.data-staging' }),
+    server(`https://127.0.0.1:${tlsPort}/`, {
+      KAISEN_E2E_PORT: String(tlsPort),
+      KAISEN_E2E_DATA: '.data-tls',
+      KAISEN_E2E_TLS: '1',
+    }),
   ],
 });

@@ -7,8 +7,10 @@
 # Environment: KAISEN_E2E_PORT (default 3917), KAISEN_E2E_DATA (the folder
 # for the database and mails, emptied first; default .data),
 # KAISEN_WORK_DELAY (default 4s), KAISEN_CONTACT (required: the contact
-# details on the receipt, one line each). Every other `serve` flag can be
-# given as its KAISEN_* variable (see server/src/config.rs), e.g.
+# details on the receipt, one line each), KAISEN_E2E_TLS=1 (serve HTTPS with
+# a self-signed certificate for localhost and 127.0.0.1, made here with
+# openssl into $DATA). Every other `serve` flag can be given as its
+# KAISEN_* variable (see server/src/config.rs), e.g.
 # KAISEN_IDLE_TIMEOUT=20s.
 set -eu
 cd "$(dirname "$0")"
@@ -19,6 +21,12 @@ rm -rf "$DATA"
 mkdir -p "$DATA"
 "$BIN" import fixtures/lines.json --db "$DATA/db"
 export KAISEN_MAIL_DIR="$DATA/mail"
+if [ "${KAISEN_E2E_TLS:-}" = 1 ]; then
+  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 \
+    -subj /CN=localhost -addext "subjectAltName=DNS:localhost,IP:127.0.0.1" \
+    -keyout "$DATA/key.pem" -out "$DATA/cert.pem"
+  export KAISEN_TLS_CERT="$DATA/cert.pem" KAISEN_TLS_KEY="$DATA/key.pem"
+fi
 # The suite logs in from 127.0.0.1 many times a minute, some tests with one
 # line again and again: the login limits are raised out of its way (the API
 # tests cover them).

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Installs what kaisen's build and tests need and is missing, from the
 # package registries only. Safe to run again: it skips what is there.
+# (end2end/other-engines.sh installs Firefox, WebKit and their drivers
+# itself, when it first runs.)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -10,12 +12,21 @@ if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
   echo "setup: adding the wasm32 target"
   rustup target add wasm32-unknown-unknown
 fi
+# The test command's first checks.
+for component in rustfmt clippy; do
+  if ! rustup component list --installed | grep -q "^$component-"; then
+    echo "setup: adding $component"
+    rustup component add "$component"
+  fi
+done
 
 # Debian's Chromium for the browser tests; CJK fonts so that pages (and
-# the printed receipt) lay out as a subscriber sees them.
+# the printed receipt) lay out as a subscriber sees them; openssl for the
+# e2e server's self-signed certificate (end2end/serve.sh).
 missing=()
 command -v chromium >/dev/null || missing+=(chromium)
 fc-list 2>/dev/null | grep -qi "Noto Sans CJK" || missing+=(fonts-noto-cjk)
+command -v openssl >/dev/null || missing+=(openssl)
 if ((${#missing[@]})); then
   echo "setup: installing ${missing[*]}"
   sudo_if_needed apt-get update -qq

@@ -2,12 +2,25 @@
 //! call that the server answers for a logged-in session restarts the
 //! server's timer; the client notes when, and the idle limit the server
 //! told it, so that it can warn before the limit (WCAG 2.2.1).
+//!
+//! It also notes, in `localStorage` (so every tab and a reload see it),
+//! that this browser has a session the client has not seen end: only then
+//! does `/` ask the server whether it is still alive, so that a visitor
+//! with no session gets the login form at once, without a request answered
+//! 401.
 
 use std::cell::Cell;
 use std::time::Duration;
 
 /// The longest warning: two minutes before the limit.
 const WARNING_LEAD_SECS: u64 = 120;
+
+/// The `localStorage` key present while a session may be alive.
+const SESSION_KEY: &str = "kaisen.session";
+
+fn local_storage() -> Option<web_sys::Storage> {
+    web_sys::window()?.local_storage().ok().flatten()
+}
 
 thread_local! {
     /// When the server last answered for the session (ms since the epoch).
@@ -21,15 +34,30 @@ pub fn seen_now() {
     LAST_SEEN_MS.set(Some(js_sys::Date::now()));
 }
 
-/// Notes the idle limit the server told (at login, or asked for).
+/// Notes the idle limit the server told (at login, or asked for), and that
+/// the session is alive.
 pub fn set_limit(secs: u64) {
     LIMIT_SECS.set(Some(secs));
+    if let Some(storage) = local_storage() {
+        let _ = storage.set_item(SESSION_KEY, "1");
+    }
 }
 
-/// Forgets both: the session has ended.
+/// Forgets all of it: the session has ended.
 pub fn forget() {
     LAST_SEEN_MS.set(None);
     LIMIT_SECS.set(None);
+    if let Some(storage) = local_storage() {
+        let _ = storage.remove_item(SESSION_KEY);
+    }
+}
+
+/// Whether this browser may have a live session: it logged in (here or in
+/// another tab) and no tab has seen the session end since.
+pub fn may_be_logged_in() -> bool {
+    local_storage()
+        .and_then(|s| s.get_item(SESSION_KEY).ok().flatten())
+        .is_some()
 }
 
 /// Whether both the limit and the last answer are known (not so after a

@@ -42,10 +42,32 @@ export function failedFetch(status: number): RegExp {
   return new RegExp(`^console\\.error: Failed to load resource: the server responded with a status of ${status}\\b`);
 }
 
-export const test = base.extend<{ browserErrors: BrowserErrors }>({
+/** The options a project of playwright.config.ts sets for its server. */
+export interface ServerOptions {
+  /** The folder of the project's server (serve.sh's KAISEN_E2E_DATA),
+   * relative to end2end/: where its completion mails are. */
+  dataDir: string;
+}
+
+/** Whether the browser takes `url` for a secure context's origin: HTTPS,
+ * or plain HTTP on the loopback. */
+function isTrustworthy(url: URL): boolean {
+  return url.protocol === 'https:' || ['localhost', '127.0.0.1', '[::1]'].includes(url.hostname);
+}
+
+export const test = base.extend<{ browserErrors: BrowserErrors }, ServerOptions>({
+  dataDir: ['.data', { scope: 'worker', option: true }],
   browserErrors: [
-    async ({ context }, use) => {
+    async ({ context, baseURL }, use) => {
       const errors = new BrowserErrors();
+      if (baseURL && !isTrustworthy(new URL(baseURL))) {
+        // The server sends Cross-Origin-Opener-Policy and (at logout)
+        // Clear-Site-Data however it is reached (a proxy in front may end
+        // TLS); over plain HTTP on a host name other than localhost,
+        // Chromium says it ignores them.
+        errors.allow(/^console\.error: The Cross-Origin-Opener-Policy header has been ignored\b/);
+        errors.allow(/^console\.error: Clear-Site-Data header on '[^']*': Not supported for insecure origins\.$/);
+      }
       errors.watch(context);
       await use(errors);
       expect(errors.unexpected(), 'errors in the browser').toEqual([]);

@@ -21,7 +21,7 @@ import {
   workDone,
 } from './helpers';
 
-test('setting a provider to 通知しない is received, worked and then applied', async ({ page }) => {
+test('setting a provider to 通知しない is received, worked and then applied', async ({ page, dataDir }) => {
   const me = line(1);
   const stopped = provider('P0001');
   const kept = provider('P0002');
@@ -76,8 +76,8 @@ test('setting a provider to 通知しない is received, worked and then applied
   await expect(providerRow(page, stopped)).toHaveCount(0);
 
   // 「希望する」 was chosen: the completion mail went to the given address.
-  await expect.poll(() => mailsTo('hanako@example.jp').length, workDone).toBe(1);
-  expect(mailsTo('hanako@example.jp')[0]).toContain(id);
+  await expect.poll(() => mailsTo(dataDir, 'hanako@example.jp').length, workDone).toBe(1);
+  expect(mailsTo(dataDir, 'hanako@example.jp')[0]).toContain(id);
 });
 
 test('「通知しない」に設定 with nothing ticked asks to choose and stays on S2', async ({ page }) => {

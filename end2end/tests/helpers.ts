@@ -27,11 +27,12 @@ export interface Provider {
  * 31–33 notify no provider; every other line notifies P0001–P0003 (初期設定,
  * 2025/04/01). Each test has its own line:
  * flow-a 1, 2, 3, 23 · flow-b 4, 5, 6 · consent-refused 7, 8 ·
- * applicant-errors 9–12 · reload 13–16, 22 · print 17 · logout 18–20 ·
+ * applicant-errors 9–12 · reload 13–16, 22 · print 17 · logout 18–20, 38, 40 ·
  * history 21 · accessibility 24, 31 · widths 25, 32 · keyboard 26, 27 ·
- * forms 28, 30 · readme-screenshots 29 · free 33, 38–40. session-timeout
- * uses line 1 on its own server (servers.ts), and other-engines.sh lines
- * 34–37 on another, each with its own database.
+ * forms 28, 30 · readme-screenshots 29 · tls 39 · free 33.
+ * session-timeout uses line 1 on its own server (servers.ts), the
+ * kaisen.test and tls projects run flow-a and logout again on theirs, and
+ * other-engines.sh uses lines 34–37 on another, each with its own database.
  */
 export function line(n: number): Line {
   const entry = data.lines[n - 1];
@@ -58,6 +59,7 @@ export const heading = {
   applicant: '回線情報通知 申込者情報入力',
   confirm: '回線情報通知 変更内容確認',
   complete: '回線情報通知 変更受付完了',
+  top: 'ご利用サービス一覧',
   history: '申込履歴',
 } as const;
 
@@ -186,12 +188,11 @@ export async function applyFlowA(page: Page, providers: Provider[]): Promise<str
 /** The application's work takes 4 s (serve.sh); this bounds the wait for it. */
 export const workDone = { timeout: 20_000, intervals: [500] };
 
-/** Where the server writes completion mails (serve.sh). */
-const mailDir = path.join(__dirname, '..', '.data', 'mail');
-
-/** The completion mails sent so far to `address`, as text (headers as
- * written; a base64 body decoded). */
-export function mailsTo(address: string): string[] {
+/** The completion mails the server of `dataDir` (the `dataDir` fixture;
+ * serve.sh writes them into its mail/) has sent so far to `address`, as text
+ * (headers as written; a base64 body decoded). */
+export function mailsTo(dataDir: string, address: string): string[] {
+  const mailDir = path.join(__dirname, '..', dataDir, 'mail');
   if (!fs.existsSync(mailDir)) return [];
   return fs
     .readdirSync(mailDir)

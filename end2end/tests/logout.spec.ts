@@ -1,7 +1,9 @@
 /**
- * S0 ログイン and 「ログアウト」: credentials, their normalisation, and no
- * data of the line after the session has ended.
+ * S0 ログイン and 「ログアウト」: credentials, their normalisation, no data
+ * of the line after the session has ended, and `/` leading a live session
+ * to S1.
  */
+import type { BrowserContext, Page } from '@playwright/test';
 import { expect, failedFetch, test } from './fixtures';
 import { expectScreen, heading, line, login, loginAs, openDetail } from './helpers';
 
@@ -74,4 +76,68 @@ test('a customer ID typed in full-width lower case logs in', async ({ page }) =>
   await login(page, typed, me.accessKey);
 
   await expect(page.getByText(`お客さまID: ${me.customerId}`, { exact: true })).toBeVisible();
+});
+
+/** Notes, in every page of `context`, each level-1 heading ever drawn, so
+ * that a screen shown for a moment only is seen too. */
+async function recordHeadings(context: BrowserContext): Promise<void> {
+  await context.addInitScript(() => {
+    const seen: string[] = [];
+    (window as unknown as { headingsSeen: string[] }).headingsSeen = seen;
+    new MutationObserver(() => {
+      for (const h1 of document.querySelectorAll('h1')) {
+        const text = h1.textContent ?? '';
+        if (seen.at(-1) !== text) seen.push(text);
+      }
+    }).observe(document, { childList: true, subtree: true, characterData: true });
+  });
+}
+
+/** The level-1 headings `page` has drawn since it was loaded. */
+function headingsSeen(page: Page): Promise<string[]> {
+  return page.evaluate(() => (window as unknown as { headingsSeen: string[] }).headingsSeen);
+}
+
+test('a live session opening / lands on S1, in the same tab and a new one, without the login form', async ({ context, page }) => {
+  const me = line(38);
+  const customerId = `お客さまID: ${me.customerId}`;
+  await loginAs(page, me);
+  await recordHeadings(context);
+
+  await page.goto('/');
+  await expectScreen(page, heading.top);
+  await expect(page).toHaveURL(/\/top$/);
+  await expect(page.getByText(customerId, { exact: true })).toBeVisible();
+  expect(await headingsSeen(page)).toEqual([heading.top]);
+
+  const tab = await context.newPage();
+  await tab.goto('/');
+  await expectScreen(tab, heading.top);
+  await expect(tab.getByText(customerId, { exact: true })).toBeVisible();
+  expect(await headingsSeen(tab)).toEqual([heading.top]);
+
+  // Logged out in the new tab, `/` is the login form in both.
+  await tab.getByRole('button', { name: 'ログアウト', exact: true }).click();
+  await expectScreen(tab, heading.login);
+  await expect(tab.getByRole('status')).toHaveText('ログアウトしました');
+  await page.goto('/');
+  await expectScreen(page, heading.login);
+  await expect(page).toHaveURL(/\/$/);
+  await expect(page.getByRole('button', { name: 'ログアウト' })).toHaveCount(0);
+  await expect(page.getByText(customerId)).toHaveCount(0);
+});
+
+test('a session the browser no longer has shows the login form at /, and logging in works', async ({ context, page, browserErrors }) => {
+  // The portal asks whether the session it knew of is still alive: 401.
+  browserErrors.allow(failedFetch(401));
+  const me = line(40);
+  await loginAs(page, me);
+  await context.clearCookies();
+
+  await page.goto('/');
+  await expectScreen(page, heading.login);
+  await expect(page.getByRole('status')).toHaveCount(0);
+  await expect(page.getByRole('button', { name: 'ログアウト' })).toHaveCount(0);
+
+  await loginAs(page, me);
 });

@@ -1,7 +1,11 @@
 /**
  * The servers the suite starts (playwright.config.ts, through serve.sh):
- * the main one, and one whose sessions end after 20 s idle, for the
- * session-timeout warning (SPEC §4 Sessions).
+ * the main one; one whose sessions end after 20 s idle, for the
+ * session-timeout warning (SPEC §4 Sessions); and two that the login and
+ * flow A journeys run against again (SPEC §3: the portal works the same
+ * over HTTPS and over plain HTTP on any host name), each with its own
+ * database: one reached as `http://kaisen.test` (not a secure context),
+ * one serving HTTPS itself, which Chromium speaks HTTP/2 to.
  */
 
 /** The main server's port. */
@@ -9,6 +13,17 @@ export const mainPort = Number(process.env.KAISEN_E2E_PORT ?? 3917);
 
 /** The short-idle server's port. */
 export const idlePort = Number(process.env.KAISEN_E2E_IDLE_PORT ?? 3918);
+
+/** The port of the server reached by the host name {@link stagingHost}. */
+export const stagingPort = Number(process.env.KAISEN_E2E_STAGING_PORT ?? 3920);
+
+/** A host name that is not localhost, mapped to 127.0.0.1 by Chromium's
+ * `--host-resolver-rules` (no /etc/hosts entry needed). */
+export const stagingHost = 'kaisen.test';
+
+/** The port of the server with its own TLS listener (a self-signed
+ * certificate made by serve.sh). */
+export const tlsPort = Number(process.env.KAISEN_E2E_TLS_PORT ?? 3921);
 
 /** The short-idle server's idle limit, in seconds. */
 export const idleLimitSecs = 20;

@@ -125,6 +125,26 @@ impl ApplicationDraft {
     }
 }
 
+/// An idempotency key in the format of a random UUID (version 4, RFC 9562:
+/// 122 random bits) made from 16 random bytes, so that the browser client
+/// can draw them from `crypto.getRandomValues`, which, unlike
+/// `crypto.randomUUID`, browsers offer outside secure contexts too (plain
+/// HTTP on a staging host).
+pub fn idempotency_key(mut random: [u8; 16]) -> String {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    random[6] = (random[6] & 0x0f) | 0x40;
+    random[8] = (random[8] & 0x3f) | 0x80;
+    let mut key = String::with_capacity(36);
+    for (i, byte) in random.into_iter().enumerate() {
+        if matches!(i, 4 | 6 | 8 | 10) {
+            key.push('-');
+        }
+        key.push(char::from(HEX[usize::from(byte >> 4)]));
+        key.push(char::from(HEX[usize::from(byte & 0x0f)]));
+    }
+    key
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -198,6 +218,22 @@ mod tests {
         let a = applicant(&d.form);
         d.accept_applicant(a, || "other".into());
         assert_eq!(d.idempotency_key, key);
+    }
+
+    #[test]
+    fn idempotency_key_is_a_version_4_uuid_of_the_random_bytes() {
+        assert_eq!(
+            idempotency_key([0; 16]),
+            "00000000-0000-4000-8000-000000000000"
+        );
+        assert_eq!(
+            idempotency_key([0xff; 16]),
+            "ffffffff-ffff-4fff-bfff-ffffffffffff"
+        );
+        assert_eq!(
+            idempotency_key(std::array::from_fn(|i| i as u8 * 17)),
+            "00112233-4455-4677-8899-aabbccddeeff"
+        );
     }
 
     #[test]

@@ -1,4 +1,5 @@
-//! S0: login with the line's customer ID and access key.
+//! S0: login with the line's customer ID and access key; a live session
+//! opening `/` goes on to S1 instead (SPEC §3).
 
 use leptos::ev::SubmitEvent;
 use leptos::prelude::*;
@@ -8,16 +9,44 @@ use leptos_router::hooks::use_navigate;
 use shared::api::LoginRequest;
 
 use crate::Page;
-use crate::api;
 use crate::components::{ErrorSummary, Shell, SummaryItem, TextField};
 use crate::portal::Portal;
+use crate::{api, idle};
 
-/// S0 サービス申込受付ページ.
+/// `/`: S1 for a live session, else S0. Whether the session is alive is
+/// asked only when this browser may have one ([`idle::may_be_logged_in`]);
+/// meanwhile nothing is drawn, so the login form never flashes up.
 #[component]
 pub fn Login() -> impl IntoView {
     let portal = expect_context::<Portal>();
-    let navigate = use_navigate();
     let notice = portal.take_flash();
+    let asking = RwSignal::new(idle::may_be_logged_in());
+    if asking.get_untracked() {
+        let navigate = use_navigate();
+        spawn_local(async move {
+            match api::session().await {
+                Ok(_) => navigate(
+                    &Page::Top.path(),
+                    NavigateOptions {
+                        replace: true,
+                        ..Default::default()
+                    },
+                ),
+                Err(_) => asking.set(false),
+            }
+        });
+    }
+    move || (!asking.get()).then(|| view! { <LoginForm notice=notice.clone() /> })
+}
+
+/// S0 サービス申込受付ページ.
+#[component]
+fn LoginForm(
+    /// The message this screen shows once (why the subscriber is here).
+    notice: Option<String>,
+) -> impl IntoView {
+    let portal = expect_context::<Portal>();
+    let navigate = use_navigate();
     // Nothing of a previous session is kept. Forgetting it here, once the
     // flow's steps are gone, and not before navigating here (a step that
     // saw its draft vanish would send the subscriber to S2 instead).

@@ -176,8 +176,12 @@ pub async fn current_session(
 }
 
 /// `DELETE /api/session`: ends the session, if any.
-/// The session ends on the server, and the browser is told to forget its
-/// cookies and storage (the flow's draft), so "back" shows no data.
+/// The session ends on the server, its cookie is removed, and the browser
+/// is told to forget its storage (the flow's draft), so "back" shows no
+/// data. Not its cookies by `Clear-Site-Data`: a browser that honours
+/// `"cookies"` ignores the response's own `Set-Cookie`, and outside a
+/// secure context (plain HTTP on a host name other than localhost) it
+/// ignores `Clear-Site-Data` altogether, which kept the cookie.
 pub async fn logout(
     State(state): State<AppState>,
     ClientAddr(client): ClientAddr,
@@ -194,10 +198,7 @@ pub async fn logout(
     }
     Ok((
         StatusCode::NO_CONTENT,
-        [(
-            HeaderName::from_static("clear-site-data"),
-            "\"cookies\", \"storage\"",
-        )],
+        [(HeaderName::from_static("clear-site-data"), "\"storage\"")],
         jar.remove(session_cookie(&state, String::new())),
     ))
 }

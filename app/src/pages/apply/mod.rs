@@ -101,10 +101,18 @@ fn browser_nfkc(s: &str) -> String {
     js_sys::JsString::from(s).normalize("NFKC").into()
 }
 
-/// A fresh idempotency key: a random UUID (122 random bits).
+/// A fresh idempotency key: a random UUID (122 random bits) from
+/// `crypto.getRandomValues`, which works on plain HTTP too (not
+/// `crypto.randomUUID`: secure contexts only).
 fn new_idempotency_key() -> String {
-    window()
+    let mut random = [0; 16];
+    match window()
         .crypto()
-        .map(|c| c.random_uuid())
-        .unwrap_or_default()
+        .and_then(|c| c.get_random_values_with_u8_array(&mut random))
+    {
+        Ok(_) => shared::draft::idempotency_key(random),
+        // Every browser that runs wasm has it. Without it, no key: the
+        // server refuses the submission rather than take a guessable one.
+        Err(_) => String::new(),
+    }
 }
