@@ -115,20 +115,8 @@ async fn sigkill_at_random_moments_loses_duplicates_and_half_applies_nothing() {
     let mut backlog = (0, 0);
 
     for cycle in 0..cycles {
-        let mut server = ServerProcess::start(binary, &workspace, WORK_DELAY).await;
-        dealt = prepare(dealt, &server.base, &ledger).await;
-        if consent_hash.is_empty() {
-            let consent: Consent = dealt[0][0]
-                .get_json("/api/consent", &ledger)
-                .await
-                .expect("the consent is read");
-            consent_hash = consent.hash;
-        }
-        let shared = Shared {
-            consent_hash: consent_hash.clone(),
-            ledger: ledger.clone(),
-            stop: Arc::new(AtomicBool::new(false)),
-        };
+        let (mut server, shared) =
+            start_cycle(binary, &workspace, &mut dealt, &ledger, &mut consent_hash).await;
         let timing = if cycle % 3 == 2 {
             KillTiming::AfterWork
         } else {
@@ -137,14 +125,7 @@ async fn sigkill_at_random_moments_loses_duplicates_and_half_applies_nothing() {
         let log_offset = file_len(&workspace.log);
 
         let started = Instant::now();
-        let tasks: Vec<_> = dealt
-            .drain(..)
-            .enumerate()
-            .map(|(n, lines)| {
-                let task_seed = seed ^ ((cycle as u64) << 16 | n as u64);
-                tokio::spawn(run_task(lines, shared.clone(), task_seed))
-            })
-            .collect();
+        let tasks = spawn_clients(&mut dealt, &shared, seed, cycle);
         match timing {
             KillTiming::After(delay) => tokio::time::sleep(delay).await,
             KillTiming::AfterWork => {
@@ -361,28 +342,9 @@ async fn sigterm_with_submissions_in_flight_exits_0_having_answered_all_it_store
     let mut dealt = deal_lines(LINES, TASKS);
     let mut consent_hash = String::new();
     for cycle in 0..TERM_CYCLES {
-        let mut server = ServerProcess::start(binary, &workspace, WORK_DELAY).await;
-        dealt = prepare(dealt, &server.base, &ledger).await;
-        if consent_hash.is_empty() {
-            let consent: Consent = dealt[0][0]
-                .get_json("/api/consent", &ledger)
-                .await
-                .expect("the consent is read");
-            consent_hash = consent.hash;
-        }
-        let shared = Shared {
-            consent_hash: consent_hash.clone(),
-            ledger: ledger.clone(),
-            stop: Arc::new(AtomicBool::new(false)),
-        };
-        let tasks: Vec<_> = dealt
-            .drain(..)
-            .enumerate()
-            .map(|(n, lines)| {
-                let task_seed = seed ^ ((cycle as u64) << 16 | n as u64);
-                tokio::spawn(run_task(lines, shared.clone(), task_seed))
-            })
-            .collect();
+        let (mut server, shared) =
+            start_cycle(binary, &workspace, &mut dealt, &ledger, &mut consent_hash).await;
+        let tasks = spawn_clients(&mut dealt, &shared, seed, cycle);
         tokio::time::sleep(Duration::from_millis(rng.random_range(KILL_DELAY_MS))).await;
         let outcome = server.terminate(TERM_LIMIT).await;
         shared.stop.store(true, Ordering::SeqCst);
@@ -431,6 +393,50 @@ async fn sigterm_with_submissions_in_flight_exits_0_having_answered_all_it_store
         counts.created > 0,
         "the run must submit applications to prove anything"
     );
+}
+
+/// Starts the server and logs every client in, reads the consent's hash
+/// once, and returns the server with what the client tasks share.
+async fn start_cycle(
+    binary: &Path,
+    workspace: &Workspace,
+    dealt: &mut Vec<Vec<LineClient>>,
+    ledger: &SharedLedger,
+    consent_hash: &mut String,
+) -> (ServerProcess, Shared) {
+    let server = ServerProcess::start(binary, workspace, WORK_DELAY).await;
+    *dealt = prepare(std::mem::take(dealt), &server.base, ledger).await;
+    if consent_hash.is_empty() {
+        let consent: Consent = dealt[0][0]
+            .get_json("/api/consent", ledger)
+            .await
+            .expect("the consent is read");
+        *consent_hash = consent.hash;
+    }
+    let shared = Shared {
+        consent_hash: consent_hash.clone(),
+        ledger: ledger.clone(),
+        stop: Arc::new(AtomicBool::new(false)),
+    };
+    (server, shared)
+}
+
+/// Hands each share of the lines to a client task of its own, seeded from
+/// the run's seed, the cycle and the share.
+fn spawn_clients(
+    dealt: &mut Vec<Vec<LineClient>>,
+    shared: &Shared,
+    seed: u64,
+    cycle: usize,
+) -> Vec<tokio::task::JoinHandle<Vec<LineClient>>> {
+    dealt
+        .drain(..)
+        .enumerate()
+        .map(|(n, lines)| {
+            let task_seed = seed ^ ((cycle as u64) << 16 | n as u64);
+            tokio::spawn(run_task(lines, shared.clone(), task_seed))
+        })
+        .collect()
 }
 
 /// Points every client at `base` and makes sure each holds a session,

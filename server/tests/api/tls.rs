@@ -216,14 +216,9 @@ fn http2_client(cert_der: &[u8], origin: &str) -> reqwest::Client {
 
 #[tokio::test]
 async fn a_browser_speaking_http2_over_tls_can_log_in_and_out() {
-    let dir = tempfile::TempDir::new().expect("a folder");
-    let (der, cert, key) = certificate(dir.path());
-    let app = spawn_app_with(|c| {
-        c.tls_cert = Some(cert.clone());
-        c.tls_key = Some(key.clone());
-    })
-    .await;
-    let port = app.address.rsplit(':').next().expect("a port").to_owned();
+    let tls = TlsApp::start().await;
+    let der = tls.cert_der.clone();
+    let port = tls.addr.rsplit(':').next().expect("a port").to_owned();
     let base = format!("https://localhost:{port}");
     let client = http2_client(&der, &base);
 
