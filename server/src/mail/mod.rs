@@ -68,7 +68,6 @@ pub async fn run(state: AppState, mailer: Mailer, mut stop: tokio::sync::watch::
                         }
                     }
                 }
-                store.sync()?;
                 store.next_mail_due()
             })
             .await;

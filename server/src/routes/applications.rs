@@ -80,13 +80,7 @@ pub async fn submit_application(
         received_at: now(),
         work_delay_secs: i64::try_from(state.config.work_delay.as_secs()).unwrap_or(i64::MAX),
     };
-    let submitted = state
-        .blocking(move |store| {
-            let submitted = store.submit(&new)?;
-            store.sync()?;
-            Ok::<_, ApiError>(submitted)
-        })
-        .await?;
+    let submitted = state.blocking(move |store| store.submit(&new)).await?;
     if !submitted.replayed {
         tracing::info!(id = %submitted.record.id, "application received");
         metrics::counter!("kaisen_applications_received_total").increment(1);

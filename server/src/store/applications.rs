@@ -119,7 +119,7 @@ fn flatten<T>(result: Result<T, TransactionError<SubmitError>>) -> Result<T, Sub
 impl Store {
     /// Stores an application with its pending changes, its idempotency key
     /// and its work, in one transaction. A key already used returns the
-    /// application it made. Call [`Store::sync`] before acknowledging.
+    /// application it made. On disk when it returns.
     pub fn submit(&self, new: &NewApplication) -> Result<Submitted, SubmitError> {
         let catalogue = self.catalogue()?;
         let trees = (
@@ -134,12 +134,12 @@ impl Store {
         // Every submission reads and writes its day's sequence, so two at
         // once conflict and sled runs one of them again; one at a time,
         // each runs once.
-        let _one_at_a_time = self
+        let one_at_a_time = self
             .submissions
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        flatten(
-            trees.transaction(|(apps, line_apps, pending, idem, work, meta, settings)| {
+        let submitted = flatten(trees.transaction(
+            |(apps, line_apps, pending, idem, work, meta, settings)| {
                 let idem_key = keys::line_idempotency(&new.customer_id, &new.idempotency_key);
                 if let Some(id) = idem.get(&idem_key)? {
                     let id = id_from("idempotency", &id).or_else(abort)?;
@@ -244,8 +244,14 @@ impl Store {
                     record,
                     replayed: false,
                 })
-            }),
-        )
+            },
+        ))?;
+        // Durable before it returns, a replay too (its first answer may
+        // have been cut off before the sync); the lock is not held across
+        // the sync, so submissions waiting for it share one group commit.
+        drop(one_at_a_time);
+        self.sync()?;
+        Ok(submitted)
     }
 
     /// An application by its ID.
@@ -288,7 +294,7 @@ impl Store {
     }
 
     /// Runs every step of work due at `now`, each in its own transaction,
-    /// and returns the applications it moved on. A step already done (its
+    /// and returns the applications it moved on, on disk. A step already done (its
     /// queue entry gone) is skipped, so running twice applies nothing twice.
     pub fn run_due_work(
         &self,
@@ -304,6 +310,9 @@ impl Store {
             if let Some(record) = self.apply_step(&key, step, now)? {
                 done.push((record, step));
             }
+        }
+        if !done.is_empty() {
+            self.sync()?;
         }
         Ok(done)
     }

@@ -104,7 +104,7 @@ impl Store {
     }
 
     /// Records a delivered mail: out of the outbox and onto the application,
-    /// in one transaction.
+    /// in one transaction, on disk when it returns.
     pub fn mail_sent(&self, id: ApplicationId, at: Timestamp) -> Result<(), StoreError> {
         let key = keys::application(id);
         let result = (&self.outbox, &self.applications).transaction(|(outbox, apps)| {
@@ -128,10 +128,12 @@ impl Store {
         result.map_err(|e| match e {
             TransactionError::Abort(e) => e,
             TransactionError::Storage(e) => StoreError::Sled(e),
-        })
+        })?;
+        self.sync()
     }
 
-    /// Records a failed delivery and when to try again.
+    /// Records a failed delivery and when to try again, on disk when it
+    /// returns.
     pub fn mail_failed(&self, id: ApplicationId, mail: &OutboxRecord) -> Result<(), StoreError> {
         let key = keys::application(id);
         // Only if still queued: never resurrect a mail recorded as sent.
@@ -140,6 +142,6 @@ impl Store {
                 .outbox
                 .compare_and_swap(key, Some(old), Some(encode("outbox", mail)?))?;
         }
-        Ok(())
+        self.sync()
     }
 }

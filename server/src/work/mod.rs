@@ -27,7 +27,6 @@ pub async fn run(state: AppState, mut stop: tokio::sync::watch::Receiver<bool>) 
                         }
                     }
                 }
-                store.sync()?;
                 Ok::<_, crate::store::StoreError>((store.next_work_due()?, mail))
             })
             .await;
