@@ -1,6 +1,10 @@
 //! The typed client of the server's `/api`. Every response goes through one
 //! `into_result`, which turns an `ErrorBody` into a [`ClientError`] and
 //! keeps the client's copy of the session's idle timer ([`crate::idle`]).
+//!
+//! JSON is parsed and written by the browser (`JSON.parse`/`stringify`);
+//! serde only walks the values ([`from_json`], [`to_json`]), so the client
+//! carries no JSON parser of its own.
 
 use std::marker::PhantomData;
 
@@ -62,8 +66,7 @@ async fn send(request: Result<Request, gloo_net::Error>) -> Result<String, Clien
     if response.ok() {
         return Ok(text);
     }
-    let body: ErrorBody =
-        serde_json::from_str(&text).map_err(|_| ClientError::Failed(NETWORK_ERROR.into()))?;
+    let body: ErrorBody = decode(&text)?;
     Err(match body.kind {
         ErrorKind::Unauthenticated | ErrorKind::SessionExpired => {
             ClientError::Unauthenticated(body.message)
@@ -73,9 +76,23 @@ async fn send(request: Result<Request, gloo_net::Error>) -> Result<String, Clien
     })
 }
 
-/// Reads a successful response's body as `T`.
+/// Reads a response's body as `T`.
 fn decode<T: DeserializeOwned>(text: &str) -> Result<T, ClientError> {
-    serde_json::from_str(text).map_err(|_| ClientError::Failed(NETWORK_ERROR.into()))
+    from_json(text).ok_or_else(|| ClientError::Failed(NETWORK_ERROR.into()))
+}
+
+/// Parses JSON text as `T`, with the browser's `JSON.parse`.
+pub fn from_json<T: DeserializeOwned>(text: &str) -> Option<T> {
+    let value = js_sys::JSON::parse(text).ok()?;
+    serde_wasm_bindgen::from_value(value).ok()
+}
+
+/// Writes `value` as JSON text, with the browser's `JSON.stringify`.
+pub fn to_json<T: Serialize>(value: &T) -> Option<String> {
+    let value = value
+        .serialize(&serde_wasm_bindgen::Serializer::json_compatible())
+        .ok()?;
+    js_sys::JSON::stringify(&value).ok().map(String::from)
 }
 
 async fn get<T: DeserializeOwned>(path: &str) -> Result<T, ClientError> {
@@ -83,7 +100,10 @@ async fn get<T: DeserializeOwned>(path: &str) -> Result<T, ClientError> {
 }
 
 async fn post<B: Serialize, T: DeserializeOwned>(path: &str, body: &B) -> Result<T, ClientError> {
-    decode(&send(Request::post(path).json(body)).await?)
+    let request = Request::post(path)
+        .header("content-type", "application/json")
+        .body(to_json(body).unwrap_or_default());
+    decode(&send(request).await?)
 }
 
 /// What a page shows from the server: loaded when the page is drawn, and
