@@ -1,17 +1,23 @@
 //! The typed client of the server's `/api`. Every response goes through one
 //! `into_result`, which turns an `ErrorBody` into a [`ClientError`] and
 //! keeps the client's copy of the session's idle timer ([`crate::idle`]).
+//!
+//! JSON is parsed and written by the browser (`JSON.parse`/`stringify`);
+//! serde only walks the values ([`from_json`], [`to_json`]), so the client
+//! carries no JSON parser of its own, and requests go through the browser's
+//! `fetch` without a wrapper crate.
 
 use std::marker::PhantomData;
 
-use gloo_net::http::Request;
 use leptos::prelude::*;
+use leptos::wasm_bindgen::{JsCast, JsValue};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use shared::api::{
     Consent, ErrorBody, ErrorKind, FieldMessage, LineOverview, LoginRequest, NotificationRow,
     ProviderPage, Receipt, SessionInfo, SubmitApplication, paths,
 };
+use wasm_bindgen_futures::JsFuture;
 
 use crate::idle;
 
@@ -42,15 +48,33 @@ impl ClientError {
     }
 }
 
+/// The browser's `fetch`, with a JSON body if one is given.
+async fn fetch(
+    method: &str,
+    path: &str,
+    json: Option<String>,
+) -> Result<web_sys::Response, JsValue> {
+    let init = web_sys::RequestInit::new();
+    init.set_method(method);
+    if let Some(json) = json {
+        let headers = web_sys::Headers::new()?;
+        headers.set("content-type", "application/json")?;
+        init.set_headers(&headers);
+        init.set_body(&JsValue::from(json));
+    }
+    let response = JsFuture::from(window().fetch_with_str_and_init(path, &init)).await?;
+    Ok(response.unchecked_into())
+}
+
 /// Sends a request and answers the body of a successful response. Not
 /// generic, so that the client holds this code once, not once per type.
-async fn send(request: Result<Request, gloo_net::Error>) -> Result<String, ClientError> {
+async fn send(
+    method: &'static str,
+    path: String,
+    json: Option<String>,
+) -> Result<String, ClientError> {
     let network_error = |_| ClientError::Failed(NETWORK_ERROR.into());
-    let response = request
-        .map_err(network_error)?
-        .send()
-        .await
-        .map_err(network_error)?;
+    let response = fetch(method, &path, json).await.map_err(network_error)?;
     // Any answer but 401 comes from a live session, whose idle timer the
     // server has just restarted.
     if response.status() == 401 {
@@ -58,12 +82,15 @@ async fn send(request: Result<Request, gloo_net::Error>) -> Result<String, Clien
     } else {
         idle::seen_now();
     }
-    let text = response.text().await.map_err(network_error)?;
+    let text = JsFuture::from(response.text().map_err(network_error)?)
+        .await
+        .map_err(network_error)?
+        .as_string()
+        .unwrap_or_default();
     if response.ok() {
         return Ok(text);
     }
-    let body: ErrorBody =
-        serde_json::from_str(&text).map_err(|_| ClientError::Failed(NETWORK_ERROR.into()))?;
+    let body: ErrorBody = decode(&text)?;
     Err(match body.kind {
         ErrorKind::Unauthenticated | ErrorKind::SessionExpired => {
             ClientError::Unauthenticated(body.message)
@@ -73,17 +100,31 @@ async fn send(request: Result<Request, gloo_net::Error>) -> Result<String, Clien
     })
 }
 
-/// Reads a successful response's body as `T`.
+/// Reads a response's body as `T`.
 fn decode<T: DeserializeOwned>(text: &str) -> Result<T, ClientError> {
-    serde_json::from_str(text).map_err(|_| ClientError::Failed(NETWORK_ERROR.into()))
+    from_json(text).ok_or_else(|| ClientError::Failed(NETWORK_ERROR.into()))
+}
+
+/// Parses JSON text as `T`, with the browser's `JSON.parse`.
+pub fn from_json<T: DeserializeOwned>(text: &str) -> Option<T> {
+    let value = js_sys::JSON::parse(text).ok()?;
+    serde_wasm_bindgen::from_value(value).ok()
+}
+
+/// Writes `value` as JSON text, with the browser's `JSON.stringify`.
+pub fn to_json<T: Serialize>(value: &T) -> Option<String> {
+    let value = value
+        .serialize(&serde_wasm_bindgen::Serializer::json_compatible())
+        .ok()?;
+    js_sys::JSON::stringify(&value).ok().map(String::from)
 }
 
 async fn get<T: DeserializeOwned>(path: &str) -> Result<T, ClientError> {
-    decode(&send(Request::get(path).build()).await?)
+    decode(&send("GET", path.into(), None).await?)
 }
 
 async fn post<B: Serialize, T: DeserializeOwned>(path: &str, body: &B) -> Result<T, ClientError> {
-    decode(&send(Request::post(path).json(body)).await?)
+    decode(&send("POST", path.into(), Some(to_json(body).unwrap_or_default())).await?)
 }
 
 /// What a page shows from the server: loaded when the page is drawn, and
@@ -127,7 +168,7 @@ impl<T: DeserializeOwned> Loader<T> {
 }
 
 fn resource(path: Box<dyn Fn() -> String>) -> LocalResource<Result<String, ClientError>> {
-    LocalResource::new(move || send(Request::get(&path()).build()))
+    LocalResource::new(move || send("GET", path(), None))
 }
 
 /// The top page's data.
@@ -177,7 +218,7 @@ pub async fn session() -> Result<SessionInfo, ClientError> {
 /// Logs out; the session ends on the server even if the answer is lost.
 pub async fn logout() {
     idle::forget();
-    let _ = Request::delete(paths::SESSION).send().await;
+    let _ = fetch("DELETE", paths::SESSION, None).await;
 }
 
 /// Submits the application (「変更」).

@@ -5,6 +5,8 @@
 use leptos::prelude::*;
 use shared::draft::{ApplicationDraft, ProviderChoice};
 
+use crate::api;
+
 const DRAFT_KEY: &str = "kaisen.draft";
 
 /// Shared state, provided by `App`.
@@ -28,11 +30,11 @@ impl Portal {
     pub fn new() -> Self {
         let saved = session_storage()
             .and_then(|s| s.get_item(DRAFT_KEY).ok().flatten())
-            .and_then(|json| serde_json::from_str(&json).ok())
+            .and_then(|json| api::from_json(&json))
             .unwrap_or_default();
         let draft = RwSignal::new(saved);
         Effect::new(move |_| {
-            let json = draft.with(|d| serde_json::to_string(d).unwrap_or_default());
+            let json = draft.with(|d| api::to_json(d).unwrap_or_default());
             if let Some(storage) = session_storage() {
                 let _ = storage.set_item(DRAFT_KEY, &json);
             }

@@ -12,15 +12,15 @@ use std::{env, fs};
 
 use crate::{Result, client, root, run};
 
-/// The first load's budget and goal, brotli bytes (issue 6).
-const BUDGET: u64 = 150_000;
+/// The first load's goal, brotli bytes (issue 6); the budget, which the
+/// build enforces, is [`client::FIRST_LOAD_BUDGET`].
 const GOAL: u64 = 120_000;
 
 /// Runs the whole bench.
 pub fn bench(args: &[String]) -> Result {
     let root = root();
     let cargo = env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let site = client::build(true)?;
+    let site = client::build(client::Wasm::Optimised)?;
     sizes(&site)?;
 
     run(Command::new(&cargo).current_dir(&root).args([
@@ -115,7 +115,7 @@ fn sizes(site: &Path) -> Result {
         bytes(total[0]),
         bytes(total[1]),
         bytes(total[2]),
-        bytes(BUDGET),
+        bytes(client::FIRST_LOAD_BUDGET),
         bytes(GOAL)
     );
     Ok(())

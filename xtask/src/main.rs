@@ -1,10 +1,12 @@
 //! kaisen's developer tasks, from registries only:
 //!
-//! - `cargo xtask client [--no-opt]` builds the browser client into
+//! - `cargo xtask client [--no-opt | --names]` builds the browser client into
 //!   `target/site`: cargo for wasm32, wasm-bindgen as a library (its version
 //!   pinned to the `wasm-bindgen` crate's, so they cannot drift), `wasm-opt`
 //!   from the npm package `binaryen` (≥ 132; Debian's 108 silently breaks the
-//!   bundle), content-hashed names, brotli and gzip copies.
+//!   bundle), content-hashed names, brotli and gzip copies; it prints the
+//!   first load and fails above its budget. `--names` keeps the wasm's
+//!   function names, for `twiggy`.
 //! - `cargo xtask bench` measures the client, the server and the store and
 //!   prints the figures (see the README's "Performance").
 
@@ -16,12 +18,18 @@ mod client;
 
 type Result<T = ()> = std::result::Result<T, Box<dyn std::error::Error>>;
 
-const USAGE: &str = "usage: cargo xtask client [--no-opt]\n       cargo xtask bench [--runs N] [load] [scale] [--secs N] [--lines N,N]";
+const USAGE: &str = "usage: cargo xtask client [--no-opt | --names]\n       cargo xtask bench [--runs N] [load] [scale] [--secs N] [--lines N,N]";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let outcome = match args.first().map(String::as_str) {
-        Some("client") => client::build(!args.iter().any(|a| a == "--no-opt")).map(drop),
+        Some("client") => client::build_within_budget(if args.iter().any(|a| a == "--no-opt") {
+            client::Wasm::Plain
+        } else if args.iter().any(|a| a == "--names") {
+            client::Wasm::Named
+        } else {
+            client::Wasm::Optimised
+        }),
         Some("bench") => bench::bench(&args[1..]),
         _ => Err(USAGE.into()),
     };
