@@ -352,9 +352,11 @@ impl Server {
             keep_alive_timeout = ?limits.idle_timeout,
             "accepting connections"
         );
-        let deadline = tokio::time::Instant::now() + config.shutdown_timeout;
+        // The shutdown timeout counts from the moment the stop is asked for.
+        let stop_asked = std::sync::OnceLock::new();
         let stop = async {
             stop.await;
+            let _ = stop_asked.set(tokio::time::Instant::now());
             health.set_ready(false);
             tracing::info!("stopping: finishing requests in flight");
         };
@@ -376,6 +378,11 @@ impl Server {
         if let Some(metrics) = metrics {
             metrics.abort();
         }
+        let deadline = stop_asked
+            .get()
+            .copied()
+            .unwrap_or_else(tokio::time::Instant::now)
+            + config.shutdown_timeout;
         let finished = tokio::time::timeout_at(deadline, async {
             let _ = worker.await;
             let _ = mailer.await;

@@ -115,8 +115,15 @@ async fn sigkill_at_random_moments_loses_duplicates_and_half_applies_nothing() {
     let mut backlog = (0, 0);
 
     for cycle in 0..cycles {
-        let (mut server, shared) =
-            start_cycle(binary, &workspace, &mut dealt, &ledger, &mut consent_hash).await;
+        let (mut server, shared) = start_cycle(
+            binary,
+            &workspace,
+            &[],
+            &mut dealt,
+            &ledger,
+            &mut consent_hash,
+        )
+        .await;
         let timing = if cycle % 3 == 2 {
             KillTiming::AfterWork
         } else {
@@ -326,7 +333,10 @@ async fn sigkill_at_random_moments_loses_duplicates_and_half_applies_nothing() {
 
 /// SIGTERM cycles of the graceful-stop test.
 const TERM_CYCLES: usize = 4;
-/// How long a stop may take at most (`--shutdown-timeout` is 10 s).
+/// The graceful-stop test's `--shutdown-timeout`: shorter than most of
+/// its cycles, so that the timeout must count from the stop, not the start.
+const TERM_TIMEOUT: &str = "1s";
+/// How long a stop may take at most before the test calls it hung.
 const TERM_LIMIT: Duration = Duration::from_secs(30);
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -342,10 +352,18 @@ async fn sigterm_with_submissions_in_flight_exits_0_having_answered_all_it_store
     let mut dealt = deal_lines(LINES, TASKS);
     let mut consent_hash = String::new();
     for cycle in 0..TERM_CYCLES {
-        let (mut server, shared) =
-            start_cycle(binary, &workspace, &mut dealt, &ledger, &mut consent_hash).await;
+        let (mut server, shared) = start_cycle(
+            binary,
+            &workspace,
+            &["--shutdown-timeout", TERM_TIMEOUT],
+            &mut dealt,
+            &ledger,
+            &mut consent_hash,
+        )
+        .await;
         let tasks = spawn_clients(&mut dealt, &shared, seed, cycle);
-        tokio::time::sleep(Duration::from_millis(rng.random_range(KILL_DELAY_MS))).await;
+        tokio::time::sleep(Duration::from_millis(rng.random_range(1000..=2500))).await;
+        let log_offset = file_len(&workspace.log);
         let outcome = server.terminate(TERM_LIMIT).await;
         shared.stop.store(true, Ordering::SeqCst);
         for task in tasks {
@@ -358,6 +376,12 @@ async fn sigterm_with_submissions_in_flight_exits_0_having_answered_all_it_store
             "cycle {cycle}: exit status {status}, not 0"
         );
         println!("graceful stop: cycle {cycle} stopped in {took:?}");
+        let log = std::fs::read(&workspace.log).expect("the server log");
+        let stop_log = String::from_utf8_lossy(&log[log_offset as usize..]);
+        assert!(
+            stop_log.contains("stopped") && !stop_log.contains("did not finish in time"),
+            "cycle {cycle}: the stop did not finish everything in time:\n{stop_log}"
+        );
 
         let audit = audit_of(&workspace.db);
         let acked = ledger.lock().expect("not poisoned").acked.clone();
@@ -400,11 +424,12 @@ async fn sigterm_with_submissions_in_flight_exits_0_having_answered_all_it_store
 async fn start_cycle(
     binary: &Path,
     workspace: &Workspace,
+    extra: &[&str],
     dealt: &mut Vec<Vec<LineClient>>,
     ledger: &SharedLedger,
     consent_hash: &mut String,
 ) -> (ServerProcess, Shared) {
-    let server = ServerProcess::start(binary, workspace, WORK_DELAY).await;
+    let server = ServerProcess::start_with(binary, workspace, WORK_DELAY, extra).await;
     *dealt = prepare(std::mem::take(dealt), &server.base, ledger).await;
     if consent_hash.is_empty() {
         let consent: Consent = dealt[0][0]

@@ -26,6 +26,16 @@ impl ServerProcess {
     /// (humantime, e.g. `1s`) and waits until its port accepts
     /// connections. Its stderr is appended to the workspace's log.
     pub async fn start(binary: &Path, workspace: &Workspace, work_delay: &str) -> Self {
+        Self::start_with(binary, workspace, work_delay, &[]).await
+    }
+
+    /// Like [`ServerProcess::start`], with `extra` flags for `serve`.
+    pub async fn start_with(
+        binary: &Path,
+        workspace: &Workspace,
+        work_delay: &str,
+        extra: &[&str],
+    ) -> Self {
         for attempt in 1..=START_ATTEMPTS {
             let port = free_port();
             let log = OpenOptions::new()
@@ -49,6 +59,7 @@ impl ServerProcess {
                 .arg(format!("127.0.0.1:{port}"))
                 .arg("--work-delay")
                 .arg(work_delay)
+                .args(extra)
                 .arg("--mail-dir")
                 .arg(&workspace.mail)
                 .arg("--site")
