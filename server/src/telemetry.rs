@@ -197,7 +197,7 @@ async fn render(State(state): State<AppState>) -> ([(HeaderName, &'static str); 
                 .set(queues.oldest_mail_age_secs as f64);
         }
         Ok(Err(error)) => tracing::warn!(%error, "metrics: cannot read the queues"),
-        Err(error) => tracing::warn!(%error, "metrics: cannot read the queues"),
+        Err(error) => tracing::warn!(%error, "metrics: the queue reader panicked"),
     }
     let slots = state.config.hash_slots();
     metrics::gauge!("kaisen_hashing_slots").set(slots as f64);

@@ -230,13 +230,7 @@ async fn sigkill_at_random_moments_loses_duplicates_and_half_applies_nothing() {
     let audit = finished.expect("all work and mail done within 3 final runs");
     let acked = ledger.lock().expect("not poisoned").acked.clone();
     let mut findings = checks::check(&audit, &initial, &acked, &workspace.mail, true, unix_now());
-    let acked_ids: BTreeSet<_> = acked.values().map(|r| r.id).collect();
-    let never_acknowledged: Vec<_> = audit
-        .applications
-        .iter()
-        .filter(|a| !acked_ids.contains(&a.id))
-        .map(|a| a.id)
-        .collect();
+    let never_acknowledged = unacknowledged(&audit, &acked);
     if !never_acknowledged.is_empty() {
         findings.problems.push(format!(
             "stored but never acknowledged, though every cut-off submission was sent again: {never_acknowledged:?}"
@@ -389,13 +383,7 @@ async fn sigterm_with_submissions_in_flight_exits_0_having_answered_all_it_store
             checks::check(&audit, &initial, &acked, &workspace.mail, false, unix_now());
         // Whatever the server stored, it answered: no submission was cut
         // off half-way (a SIGKILL leaves such, to be resent).
-        let acked_ids: BTreeSet<_> = acked.values().map(|r| r.id).collect();
-        let unanswered: Vec<_> = audit
-            .applications
-            .iter()
-            .filter(|a| !acked_ids.contains(&a.id))
-            .map(|a| a.id)
-            .collect();
+        let unanswered = unacknowledged(&audit, &acked);
         if !unanswered.is_empty() {
             findings.problems.push(format!(
                 "stored but not answered before the stop: {unanswered:?}"
@@ -543,6 +531,20 @@ async fn wait_until_all_done(dealt: &[Vec<LineClient>], ledger: &SharedLedger, m
         );
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
+}
+
+/// The applications stored whose receipt no client received.
+fn unacknowledged(
+    audit: &Audit,
+    acked: &std::collections::BTreeMap<(String, String), shared::api::Receipt>,
+) -> Vec<shared::domain::ApplicationId> {
+    let acked_ids: BTreeSet<_> = acked.values().map(|r| r.id).collect();
+    audit
+        .applications
+        .iter()
+        .filter(|a| !acked_ids.contains(&a.id))
+        .map(|a| a.id)
+        .collect()
 }
 
 /// Opens the database in `dir` through the library and reads all of it.

@@ -252,21 +252,15 @@ async fn a_browser_speaking_http2_over_tls_can_log_in_and_out() {
 async fn the_plain_listener_refuses_an_https_origin_and_a_public_url_decides_the_origin() {
     let app = spawn_app_with(|_| {}).await;
     let addr = app.address.trim_start_matches("http://").to_owned();
-    let login = |origin: String| {
-        let url = app.url("/api/session");
-        async move {
-            reqwest::Client::new()
-                .post(url)
-                .header("origin", origin)
-                .json(&serde_json::json!({"customer_id": LINE_A, "access_key": KEY_A}))
-                .send()
-                .await
-                .expect("an answer")
-                .status()
-        }
-    };
-    assert_eq!(login(format!("https://{addr}")).await, 403);
-    assert_eq!(login(format!("http://{addr}")).await, 200);
+    let url = app.url("/api/session");
+    assert_eq!(
+        login_status(&url, None, &format!("https://{addr}")).await,
+        403
+    );
+    assert_eq!(
+        login_status(&url, None, &format!("http://{addr}")).await,
+        200
+    );
 
     // Behind a proxy on a non-default port: the proxy's origin, whatever
     // `Host` the proxy forwards.
@@ -276,20 +270,29 @@ async fn the_plain_listener_refuses_an_https_origin_and_a_public_url_decides_the
         );
     })
     .await;
-    let login = |origin: &'static str| {
-        let url = proxied.url("/api/session");
-        async move {
-            reqwest::Client::new()
-                .post(url)
-                .header("host", "kaisen.example.jp")
-                .header("origin", origin)
-                .json(&serde_json::json!({"customer_id": LINE_A, "access_key": KEY_A}))
-                .send()
-                .await
-                .expect("an answer")
-                .status()
-        }
-    };
-    assert_eq!(login("https://kaisen.example.jp:8443").await, 200);
-    assert_eq!(login("https://kaisen.example.jp").await, 403);
+    let url = proxied.url("/api/session");
+    let host = Some("kaisen.example.jp");
+    assert_eq!(
+        login_status(&url, host, "https://kaisen.example.jp:8443").await,
+        200
+    );
+    assert_eq!(
+        login_status(&url, host, "https://kaisen.example.jp").await,
+        403
+    );
+}
+
+/// The status of line A's login POSTed to `url` with this `Origin` (and
+/// `Host`, as a proxy would forward it).
+async fn login_status(url: &str, host: Option<&str>, origin: &str) -> reqwest::StatusCode {
+    let mut request = reqwest::Client::new().post(url).header("origin", origin);
+    if let Some(host) = host {
+        request = request.header("host", host);
+    }
+    request
+        .json(&serde_json::json!({"customer_id": LINE_A, "access_key": KEY_A}))
+        .send()
+        .await
+        .expect("an answer")
+        .status()
 }
