@@ -20,13 +20,30 @@ for component in rustfmt clippy; do
   fi
 done
 
+# Whether PostgreSQL 15 or newer is installed where Debian puts it (the
+# newest is what testkit runs).
+has_postgresql() {
+  local initdb version
+  for initdb in /usr/lib/postgresql/*/bin/initdb; do
+    version=${initdb#/usr/lib/postgresql/}
+    version=${version%%/*}
+    [[ -x $initdb && $version =~ ^[0-9]+$ ]] && ((version >= 15)) && return 0
+  done
+  return 1
+}
+
 # Debian's Chromium for the browser tests; CJK fonts so that pages (and
 # the printed receipt) lay out as a subscriber sees them; openssl for the
-# e2e server's self-signed certificate (end2end/serve.sh).
+# e2e server's self-signed certificate (end2end/serve.sh); PostgreSQL for
+# testkit's private clusters (the tests, the bench, the e2e server). The
+# package starts a system cluster on port 5432 at install: testkit does
+# not use it, its clusters take free ports of their own.
 missing=()
 command -v chromium >/dev/null || missing+=(chromium)
 fc-list 2>/dev/null | grep -qi "Noto Sans CJK" || missing+=(fonts-noto-cjk)
 command -v openssl >/dev/null || missing+=(openssl)
+has_postgresql || missing+=(postgresql)
+command -v psql >/dev/null || missing+=(postgresql-client)
 if ((${#missing[@]})); then
   echo "setup: installing ${missing[*]}"
   sudo_if_needed apt-get update -qq
