@@ -2,7 +2,8 @@
 # Runs every test (installing what is missing first): the cheap checks
 # first, so that they fail fast (rustfmt; clippy on the native crates and on
 # the client for wasm32), then the shared crate's unit tests, the server's
-# HTTP, fuzz (with a fixed seed) and crash tests, the release build of the
+# HTTP, storage conformance (sled and PostgreSQL), fuzz (with a fixed seed)
+# and crash tests, the HTTP tests again on PostgreSQL, the release build of the
 # client, the Playwright suite against the real server, and flow A and
 # flow B in Firefox and WebKit (end2end/other-engines.sh). Prints how long
 # each stage took at the end, also when one fails.
@@ -48,6 +49,10 @@ stage "clippy" cargo clippy --all-targets --locked -- -D warnings
 stage "clippy (client, wasm32)" \
   cargo clippy -p kaisen-app --target wasm32-unknown-unknown --locked -- -D warnings
 stage "cargo test (fuzz seed $KAISEN_FUZZ_SEED)" cargo test --locked
+# The HTTP API tests again, on PostgreSQL (a private cluster of Debian's
+# server, started and removed by the tests): one behaviour, both engines.
+stage "API tests on PostgreSQL" \
+  env KAISEN_TEST_ENGINE=postgres cargo test --locked -p kaisen-server --test api
 stage "client build" cargo xtask client
 stage "server build" cargo build -p kaisen-server --locked
 stage "Playwright" playwright

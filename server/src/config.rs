@@ -35,37 +35,102 @@ pub enum Command {
     Import {
         /// The import file (SPEC §5 format).
         file: PathBuf,
-        /// The database folder.
-        #[arg(long, env = "KAISEN_DB")]
-        db: PathBuf,
+        /// The database.
+        #[command(flatten)]
+        database: Database,
     },
-    /// Write everything durable (lines, providers, settings, applications,
-    /// the work queue, the outbox, …; not sessions) to a checksummed JSON
-    /// Lines file. Stop `serve` first: it holds the database.
+    /// Write every durable record (lines, providers, settings,
+    /// applications, the outbox, …; not sessions) to a checksummed JSON
+    /// Lines file. With sled, stop `serve` first: it holds the folder.
     Export {
         /// The file to write (never overwritten).
         file: PathBuf,
-        /// The database folder.
-        #[arg(long, env = "KAISEN_DB")]
-        db: PathBuf,
+        /// The database.
+        #[command(flatten)]
+        database: Database,
     },
     /// Load an export into an empty database. The whole file is checked
     /// (format, every line, count, checksum) before anything is written.
     Restore {
         /// The export file.
         file: PathBuf,
-        /// The database folder (created if missing; must be empty).
-        #[arg(long, env = "KAISEN_DB")]
-        db: PathBuf,
+        /// The database (created if missing; must be empty).
+        #[command(flatten)]
+        database: Database,
+    },
+    /// Apply the database schema's migrations (PostgreSQL; `serve` applies
+    /// them too, safely when several start at once). A sled folder needs
+    /// none.
+    Migrate {
+        /// The database.
+        #[command(flatten)]
+        database: Database,
     },
     /// Print an application, found by its お申し込みID.
     Application {
         /// The 16-digit ID (spaces and hyphens allowed).
         id: String,
-        /// The database folder.
-        #[arg(long, env = "KAISEN_DB")]
-        db: PathBuf,
+        /// The database.
+        #[command(flatten)]
+        database: Database,
     },
+}
+
+/// Which database a command uses: `--db <dir>` (sled, embedded) or
+/// `--database <url>` (PostgreSQL), never both.
+#[derive(Clone, Default, Args)]
+pub struct Database {
+    /// The sled database folder (created if missing): one process, one disk.
+    #[arg(long, env = "KAISEN_DB")]
+    pub db: Option<PathBuf>,
+    /// A PostgreSQL database, `postgres://user@host/db` (any number of
+    /// processes; several hosts as `host=a,b` with
+    /// `target_session_attrs=read-write`).
+    #[arg(long, env = "KAISEN_DATABASE")]
+    pub database: Option<String>,
+}
+
+impl std::fmt::Debug for Database {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // A URL's password is never shown.
+        let database = self
+            .database
+            .as_ref()
+            .map(|url| crate::store::Location::Postgres(url.clone()).to_string());
+        f.debug_struct("Database")
+            .field("db", &self.db)
+            .field("database", &database)
+            .finish()
+    }
+}
+
+impl Database {
+    /// The sled folder `dir`.
+    pub fn sled(dir: &std::path::Path) -> Self {
+        Self {
+            db: Some(dir.to_path_buf()),
+            database: None,
+        }
+    }
+
+    /// Where the database is; exactly one of the two must be given.
+    pub fn location(&self) -> Result<crate::store::Location, String> {
+        use crate::store::Location;
+        match (&self.db, &self.database) {
+            (Some(dir), None) => Ok(Location::Sled(dir.clone())),
+            (None, Some(url)) => Ok(Location::Postgres(url.clone())),
+            (Some(_), Some(_)) => Err(
+                "give either --db <dir> (sled) or --database <url> (PostgreSQL), not both \
+                 (KAISEN_DB and KAISEN_DATABASE count as given)"
+                    .into(),
+            ),
+            (None, None) => Err(
+                "give the database: --db <dir> (sled) or --database <url> (PostgreSQL), \
+                 or KAISEN_DB / KAISEN_DATABASE"
+                    .into(),
+            ),
+        }
+    }
 }
 
 /// How the portal runs.
@@ -84,9 +149,9 @@ pub struct ServeConfig {
     /// TLS: cookies are `Secure` and HSTS is sent, as with `--tls-cert`.
     #[arg(long, env = "KAISEN_ASSUME_HTTPS")]
     pub assume_https: bool,
-    /// The database folder (created if missing).
-    #[arg(long, env = "KAISEN_DB")]
-    pub db: PathBuf,
+    /// The database.
+    #[command(flatten)]
+    pub database: Database,
     /// The origin subscribers use, e.g. `https://kaisen.example.jp` (scheme,
     /// host and port; no path). State-changing requests must come from it.
     /// Without it, the request's own authority (`Host`, or HTTP/2's
@@ -271,6 +336,14 @@ fn demo_contact() -> Vec<String> {
 }
 
 impl ServeConfig {
+    /// The session limits (SPEC §4), in whole seconds.
+    pub fn session_limits(&self) -> crate::store::SessionLimits {
+        crate::store::SessionLimits {
+            idle_secs: i64::try_from(self.idle_timeout.as_secs()).unwrap_or(i64::MAX),
+            total_secs: i64::try_from(self.session_limit.as_secs()).unwrap_or(i64::MAX),
+        }
+    }
+
     /// Fills in what `--demo` implies and refuses what an operator must
     /// give: the contact details every receipt prints, and a real sender
     /// for mail that leaves the machine.

@@ -67,7 +67,15 @@ pub enum ApiError {
 
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
-        Self::Internal(e.to_string())
+        match e {
+            // The database is out of reach for now (PostgreSQL restarting or
+            // failing over): the subscriber may try again in a moment.
+            StoreError::Unavailable(detail) => {
+                tracing::warn!(%detail, "the database is unavailable");
+                Self::Busy
+            }
+            other => Self::Internal(other.to_string()),
+        }
     }
 }
 

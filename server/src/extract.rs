@@ -9,6 +9,7 @@ use shared::domain::CustomerId;
 
 use crate::error::ApiError;
 use crate::state::{AppState, now};
+use crate::store::rules;
 
 /// `Json` whose rejection is an [`ApiError`], so malformed JSON gets the
 /// usual error body.
@@ -59,30 +60,23 @@ impl FromRequestParts<AppState> for CurrentLine {
             .get(state.config.session_cookie())
             .map(|c| c.value().to_owned())
             .ok_or(ApiError::Unauthenticated)?;
-        let idle = i64::try_from(state.config.idle_timeout.as_secs()).unwrap_or(i64::MAX);
-        let limit = i64::try_from(state.config.session_limit.as_secs()).unwrap_or(i64::MAX);
-        let id = session_id.clone();
-        state.inline(|store| {
-            let Some(mut record) = store.session(&id)? else {
-                return Err(ApiError::SessionExpired);
-            };
-            let now = now();
-            if now.unix() - record.last_seen.unix() > idle
-                || now.unix() - record.created_at.unix() > limit
-            {
-                store.delete_session(&id)?;
-                return Err(ApiError::SessionExpired);
-            }
-            // Times are in seconds: within the same second the record
-            // would be written unchanged, so it is not written at all.
-            if record.last_seen != now {
-                record.last_seen = now;
-                store.put_session(&id, &record)?;
-            }
-            Ok(Self {
-                customer_id: record.customer_id,
-                session_id: id,
-            })
+        let store = &state.store;
+        let Some(record) = store.session(&session_id).await? else {
+            return Err(ApiError::SessionExpired);
+        };
+        let now = now();
+        if rules::session_expired(&record, now, state.config.session_limits()) {
+            store.end_session(&session_id).await?;
+            return Err(ApiError::SessionExpired);
+        }
+        // Times are in seconds: within the same second the record would be
+        // written unchanged, so it is not written at all.
+        if record.last_seen != now {
+            store.touch_session(&session_id, now).await?;
+        }
+        Ok(Self {
+            customer_id: record.customer_id,
+            session_id,
         })
     }
 }

@@ -17,13 +17,15 @@
 mod check;
 mod read;
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::num::NonZero;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
 use serde::Deserialize;
 use shared::domain::{CustomerId, ServiceStatus, Setting};
+
+use tokio::runtime::Handle;
 
 use crate::password::Hasher;
 use crate::store::{ImportHead, ImportReport, LineImport, LineRecord, Store, StoreError};
@@ -179,32 +181,70 @@ pub struct Imported {
 }
 
 /// Reads, checks and imports a file, streaming it twice.
-pub fn import_path(store: &Store, path: &Path) -> Result<Imported, ImportError> {
-    import_path_in_chunks(store, path, CHUNK)
+pub async fn import_path(store: &Store, path: &Path) -> Result<Imported, ImportError> {
+    import_path_in_chunks(store, path, CHUNK).await
 }
 
 /// [`import_path`], writing `chunk` lines at a time.
-pub fn import_path_in_chunks(
+pub async fn import_path_in_chunks(
     store: &Store,
     path: &Path,
     chunk: usize,
 ) -> Result<Imported, ImportError> {
-    run(
-        store,
-        &path.display().to_string(),
-        &mut JsonFile::new(path),
-        chunk,
-    )
+    let (store, path) = (store.clone(), path.to_path_buf());
+    off_the_workers(move |rt| {
+        run(
+            &Io { store: &store, rt },
+            &path.display().to_string(),
+            &mut JsonFile::new(&path),
+            chunk,
+        )
+    })
+    .await
 }
 
 /// Checks an import file already in memory, then writes it, as
 /// [`import_path`] does.
-pub fn import(store: &Store, file: ImportFile) -> Result<ImportReport, ImportError> {
-    Ok(run(store, IN_MEMORY, &mut &file, CHUNK)?.report)
+pub async fn import(store: &Store, file: ImportFile) -> Result<ImportReport, ImportError> {
+    let store = store.clone();
+    let imported =
+        off_the_workers(move |rt| run(&Io { store: &store, rt }, IN_MEMORY, &mut &file, CHUNK))
+            .await?;
+    Ok(imported.report)
+}
+
+/// Reading, checking and hashing are blocking work: they run on the
+/// blocking pool, and wait there for each store operation.
+async fn off_the_workers<T: Send + 'static>(
+    f: impl FnOnce(&Handle) -> Result<T, ImportError> + Send + 'static,
+) -> Result<T, ImportError> {
+    let rt = Handle::current();
+    tokio::task::spawn_blocking(move || f(&rt))
+        .await
+        .unwrap_or_else(|panic| std::panic::resume_unwind(panic.into_panic()))
+}
+
+/// The store, reached from a blocking thread.
+#[derive(Clone, Copy)]
+pub(crate) struct Io<'s> {
+    store: &'s Store,
+    rt: &'s Handle,
+}
+
+impl Io<'_> {
+    /// Waits for a store operation.
+    pub(crate) fn wait<T>(&self, f: impl std::future::Future<Output = T>) -> T {
+        self.rt.block_on(f)
+    }
+
+    /// The store.
+    pub(crate) fn store(&self) -> &Store {
+        self.store
+    }
 }
 
 fn run(
-    store: &Store,
+    store: &Io<'_>,
     name: &str,
     source: &mut dyn Source,
     chunk: usize,
@@ -228,8 +268,8 @@ struct Checked<'s> {
 }
 
 /// The first pass: checks every entry, writes nothing.
-fn check_file<'s>(store: &'s Store, source: &mut dyn Source) -> Result<Checked<'s>, ImportError> {
-    let mut known = KnownProviders::new(store);
+fn check_file<'s>(store: &Io<'s>, source: &mut dyn Source) -> Result<Checked<'s>, ImportError> {
+    let mut known = KnownProviders::new(*store);
     let mut head = ImportHead::default();
     let mut ids = Vec::new();
     source.read(&mut |part| {
@@ -291,7 +331,7 @@ fn refuse_duplicates(mut ids: Vec<u64>, source: &mut dyn Source) -> Result<(), I
 /// lines chunk by chunk, and clears the mark. Reading and checking run on
 /// this thread and writing on another, a few chunks apart.
 fn write_file(
-    store: &Store,
+    store: &Io<'_>,
     name: &str,
     source: &mut dyn Source,
     checked: Checked<'_>,
@@ -302,16 +342,18 @@ fn write_file(
         head,
         lines,
     } = checked;
-    let mut writer = store.begin_import(name)?;
-    writer.head(&head)?;
+    store.wait(store.store().begin_import(name))?;
+    let mut report = store.wait(store.store().import_head(&head))?;
+    store.store().forget_catalogue();
     let (mut read, mut chunks) = (0_u64, 0_u64);
     let (reading, writing) = std::thread::scope(|scope| {
         let (send, receive) = std::sync::mpsc::sync_channel::<Vec<LineImport>>(2);
         let writing = scope.spawn(move || {
+            let mut report = ImportReport::default();
             for lines in receive {
-                writer.lines(&lines)?;
+                report.add(store.wait(store.store().import_lines(&lines))?);
             }
-            Ok::<_, StoreError>(writer)
+            Ok::<_, StoreError>(report)
         });
         let mut pending = Vec::with_capacity(chunk);
         let mut logged = Instant::now();
@@ -351,14 +393,15 @@ fn write_file(
         drop(send);
         (reading, writing.join())
     });
-    let writer = writing.unwrap_or_else(|panic| std::panic::resume_unwind(panic))?;
+    let written = writing.unwrap_or_else(|panic| std::panic::resume_unwind(panic))?;
     reading?;
     if read != lines {
         return Err(ImportError::Changed(format!(
             "the file had {lines} lines when checked and {read} when written"
         )));
     }
-    let report = writer.finish()?;
+    report.add(written);
+    store.wait(store.store().finish_import())?;
     Ok(Imported {
         report,
         lines,
@@ -371,21 +414,30 @@ fn write_file(
 /// each hashing in a buffer of `hashers` (made at the first such chunk and
 /// kept for the whole import: at most one 19 MiB buffer per core).
 fn resolve_keys(
-    store: &Store,
+    store: &Io<'_>,
     lines: Vec<CheckedLine>,
     hashers: &mut Vec<Hasher>,
 ) -> Result<Vec<LineImport>, ImportError> {
-    let plain = lines
+    let plain: Vec<CustomerId> = lines
         .iter()
         .filter(|l| matches!(l.key, KeyInput::Plain(_)))
-        .count();
-    if plain == 0 {
+        .map(|l| l.id.clone())
+        .collect();
+    if plain.is_empty() {
         let mut unused = Hasher::default();
+        let none = HashMap::new();
         return lines
             .into_iter()
-            .map(|l| resolve_key(store, l, &mut unused))
+            .map(|l| resolve_key(&none, l, &mut unused))
             .collect();
     }
+    // The stored hashes of this chunk's lines, read at once.
+    let stored: HashMap<CustomerId, String> = store
+        .wait(store.store().key_hashes(&plain))?
+        .into_iter()
+        .collect();
+    let store = &stored;
+    let plain = plain.len();
     let threads = std::thread::available_parallelism()
         .map_or(1, NonZero::get)
         .min(plain);
@@ -433,7 +485,7 @@ fn resolve_keys(
 /// A PHC string is taken as it is. A plain key that matches the stored
 /// hash keeps it, so a second import changes nothing; any other is hashed.
 fn resolve_key(
-    store: &Store,
+    stored: &HashMap<CustomerId, String>,
     line: CheckedLine,
     hasher: &mut Hasher,
 ) -> Result<LineImport, ImportError> {
@@ -445,10 +497,8 @@ fn resolve_key(
     } = line;
     let access_key_hash = match key {
         KeyInput::Hash(phc) => phc,
-        KeyInput::Plain(key) => match store.line(&id)? {
-            Some(old) if hasher.verify(&key, &old.access_key_hash) == Ok(true) => {
-                old.access_key_hash
-            }
+        KeyInput::Plain(key) => match stored.get(&id) {
+            Some(old) if hasher.verify(&key, old) == Ok(true) => old.clone(),
             _ => hasher
                 .hash(&key)
                 .map_err(|e| invalid(format!("line {id}"), e))?,

@@ -1,12 +1,9 @@
-//! Login limits kept in memory (a restart forgets them; the per-ID lock in
-//! the store does not), each a sliding window of recent events per key:
-//!
-//! - failed logins per client address: after `max` failures within the
-//!   window, that address waits until the oldest failure leaves it (SPEC
-//!   §4; successful logins are not counted there);
-//! - logins of any outcome that were hashed, per line and per client
-//!   address, so that no line or address can take the hashing slots from
-//!   everyone else, however right its key.
+//! Login limits of this process, kept in memory, each a sliding window of
+//! recent events per key: logins of any outcome that were hashed, per line
+//! and per client address, so that no line or address can take this
+//! process's hashing slots from everyone else, however right its key.
+//! (Failed logins, per ID and per address, are counted in the store,
+//! across every process: SPEC §4.)
 
 use std::collections::{HashMap, VecDeque};
 use std::hash::Hash;
@@ -23,9 +20,6 @@ pub struct Window<K> {
     window: Duration,
     events: Mutex<HashMap<K, VecDeque<Instant>>>,
 }
-
-/// Failed logins per client address.
-pub type FailureWindow = Window<IpAddr>;
 
 impl<K: Hash + Eq + Clone> Window<K> {
     /// At most `max` events per key within `window`.
@@ -98,11 +92,9 @@ fn record<K: Hash + Eq>(
     }
 }
 
-/// Every login limit of the portal.
+/// The hashing limits of the process.
 #[derive(Debug)]
 pub struct LoginLimits {
-    /// Failed logins per client address (SPEC §4).
-    pub failures: FailureWindow,
     /// Hashed logins per line.
     pub per_line: Window<CustomerId>,
     /// Hashed logins per client address.
@@ -148,7 +140,6 @@ impl LoginLimits {
 
     /// Forgets what has left every window.
     pub fn sweep(&self, now: Instant) {
-        self.failures.sweep(now);
         self.per_line.sweep(now);
         self.per_address.sweep(now);
     }
@@ -162,33 +153,8 @@ mod tests {
     const B: IpAddr = IpAddr::V4(std::net::Ipv4Addr::new(192, 0, 2, 2));
 
     #[test]
-    fn the_thirtieth_failure_in_ten_minutes_makes_the_address_wait_out_the_window() {
-        let limit: FailureWindow = Window::new(30, Duration::from_secs(600));
-        let start = Instant::now();
-        for i in 0..29 {
-            limit.record(A, start + Duration::from_secs(i));
-        }
-        assert_eq!(limit.retry_after(&A, start + Duration::from_secs(30)), None);
-        limit.record(A, start + Duration::from_secs(30));
-        assert_eq!(
-            limit.retry_after(&A, start + Duration::from_secs(31)),
-            Some(Duration::from_secs(569))
-        );
-        assert_eq!(
-            limit.retry_after(&B, start + Duration::from_secs(31)),
-            None,
-            "other addresses are free"
-        );
-        assert_eq!(
-            limit.retry_after(&A, start + Duration::from_secs(600)),
-            None,
-            "the oldest has left the window"
-        );
-    }
-
-    #[test]
-    fn sweeping_forgets_addresses_whose_failures_are_old() {
-        let limit: FailureWindow = Window::new(3, Duration::from_secs(60));
+    fn sweeping_forgets_keys_whose_events_are_old() {
+        let limit: Window<IpAddr> = Window::new(3, Duration::from_secs(60));
         let start = Instant::now();
         limit.record(A, start);
         limit.sweep(start + Duration::from_secs(61));
@@ -197,7 +163,6 @@ mod tests {
 
     fn limits(per_line: usize, per_address: usize) -> LoginLimits {
         LoginLimits {
-            failures: Window::new(30, Duration::from_secs(600)),
             per_line: Window::new(per_line, Duration::from_secs(60)),
             per_address: Window::new(per_address, Duration::from_secs(60)),
         }

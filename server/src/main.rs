@@ -16,12 +16,21 @@ async fn main() -> ExitCode {
     kaisen::telemetry::init_logging(cli.log_format);
     let outcome = match cli.command {
         Command::Serve(config) => serve(*config).await,
-        Command::Import { file, db } => operator::run_import(&file, &db).map(|s| println!("{s}")),
-        Command::Export { file, db } => operator::run_export(&file, &db).map(|s| println!("{s}")),
-        Command::Restore { file, db } => operator::run_restore(&file, &db).map(|s| println!("{s}")),
-        Command::Application { id, db } => {
-            operator::run_application(&id, &db).map(|s| print!("{s}"))
-        }
+        Command::Import { file, database } => operator::run_import(&file, &database)
+            .await
+            .map(|s| println!("{s}")),
+        Command::Export { file, database } => operator::run_export(&file, &database)
+            .await
+            .map(|s| println!("{s}")),
+        Command::Restore { file, database } => operator::run_restore(&file, &database)
+            .await
+            .map(|s| println!("{s}")),
+        Command::Migrate { database } => operator::run_migrate(&database)
+            .await
+            .map(|s| println!("{s}")),
+        Command::Application { id, database } => operator::run_application(&id, &database)
+            .await
+            .map(|s| print!("{s}")),
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,

@@ -1,25 +1,36 @@
 //! The operator's subcommands besides `serve`: `import`, `export`,
-//! `restore` and `application`.
+//! `restore` and `application`, on either engine.
 
 use std::fs::File;
 use std::io::{BufReader, BufWriter, Write};
 use std::path::{Path, PathBuf};
+
 use std::time::Instant;
 
 use shared::domain::ApplicationId;
 
+use crate::config::Database;
 use crate::import::{self, ImportError};
-use crate::store::{ApplicationRecord, RestoreError, Store};
+use crate::store::{ApplicationRecord, Purpose, RestoreError, Store};
 
-/// `import <file> --db <dir>`: prints what changed, then how fast the
-/// file was read (two passes: check, then write).
-pub fn run_import(file: &Path, db: &Path) -> Result<String, String> {
-    let store = Store::open_for_import(db).map_err(|e| e.to_string())?;
+async fn open(database: &Database, purpose: Purpose) -> Result<Store, String> {
+    let location = database.location()?;
+    Store::open(&location, purpose)
+        .await
+        .map_err(|e| e.to_string())
+}
+
+/// `import <file>`: prints what changed, then how fast the file was read
+/// (two passes: check, then write).
+pub async fn run_import(file: &Path, database: &Database) -> Result<String, String> {
+    let store = open(database, Purpose::Import).await?;
     let started = Instant::now();
-    let imported = import::import_path(&store, file).map_err(|e| match e {
-        ImportError::Unfinished(_) => format!("import of {} failed: {e}", file.display()),
-        _ => format!("import refused, nothing written: {e}"),
-    })?;
+    let imported = import::import_path(&store, file)
+        .await
+        .map_err(|e| match e {
+            ImportError::Unfinished(_) => format!("import of {} failed: {e}", file.display()),
+            _ => format!("import refused, nothing written: {e}"),
+        })?;
     let seconds = started.elapsed().as_secs_f64();
     let r = imported.report;
     Ok(format!(
@@ -36,12 +47,14 @@ pub fn run_import(file: &Path, db: &Path) -> Result<String, String> {
     ))
 }
 
-/// `export <file> --db <dir>`: writes the database to `file` (format in
+/// `export <file>`: writes the database to `file` (format in
 /// `store::export`). The file is written beside as `<file>.partial`, synced,
 /// then renamed, so `file` is whole or absent; an existing file is never
 /// overwritten.
-pub fn run_export(file: &Path, db: &Path) -> Result<String, String> {
-    if !db.is_dir() {
+pub async fn run_export(file: &Path, database: &Database) -> Result<String, String> {
+    if let Some(db) = &database.db
+        && !db.is_dir()
+    {
         return Err(format!("no database in {}", db.display()));
     }
     if file.exists() {
@@ -50,23 +63,25 @@ pub fn run_export(file: &Path, db: &Path) -> Result<String, String> {
             file.display()
         ));
     }
-    let store = Store::open(db).map_err(|e| e.to_string())?;
+    let store = open(database, Purpose::Serve).await?;
+    let db = store.location().to_string();
     let partial = partial_path(file);
-    let written = (|| {
+    let written = async {
         let out = File::create(&partial).map_err(|e| format!("{}: {e}", partial.display()))?;
         let mut out = BufWriter::new(out);
-        let summary = store.export(&mut out).map_err(|e| e.to_string())?;
+        let summary = store.export(&mut out).await.map_err(|e| e.to_string())?;
         out.flush().map_err(|e| e.to_string())?;
         let out = out.into_inner().map_err(|e| e.to_string())?;
         out.sync_all().map_err(|e| e.to_string())?;
         std::fs::rename(&partial, file).map_err(|e| format!("{}: {e}", file.display()))?;
         Ok::<_, String>(summary)
-    })();
+    }
+    .await;
     match written {
         Ok(summary) => Ok(format!(
             "exported {} records from {} to {} (sha256 {})",
             summary.records,
-            db.display(),
+            db,
             file.display(),
             summary.sha256
         )),
@@ -84,11 +99,12 @@ fn partial_path(file: &Path) -> PathBuf {
     PathBuf::from(name)
 }
 
-/// `restore <file> --db <dir>`: loads an export into an empty database.
-pub fn run_restore(file: &Path, db: &Path) -> Result<String, String> {
+/// `restore <file>`: loads an export into an empty database.
+pub async fn run_restore(file: &Path, database: &Database) -> Result<String, String> {
     let input = File::open(file).map_err(|e| format!("{}: {e}", file.display()))?;
-    let store = Store::open(db).map_err(|e| e.to_string())?;
-    let summary = store.restore(BufReader::new(input)).map_err(|e| match e {
+    let store = open(database, Purpose::Serve).await?;
+    let mut input = BufReader::new(input);
+    let summary = store.restore(&mut input).await.map_err(|e| match e {
         RestoreError::Store(_) | RestoreError::Changed(_) => {
             format!("restore of {} failed: {e}", file.display())
         }
@@ -98,16 +114,30 @@ pub fn run_restore(file: &Path, db: &Path) -> Result<String, String> {
         "restored {} records from {} into {} (sha256 {})",
         summary.records,
         file.display(),
-        db.display(),
+        store.location(),
         summary.sha256
     ))
 }
 
-/// `application <id> --db <dir>`: prints one application for an enquiry.
-pub fn run_application(id: &str, db: &Path) -> Result<String, String> {
+/// `migrate`: applies the schema's migrations and says what it did.
+pub async fn run_migrate(database: &Database) -> Result<String, String> {
+    let location = database.location()?;
+    let migrated = crate::store::migrate(&location)
+        .await
+        .map_err(|e| e.to_string())?;
+    Ok(match migrated {
+        None => format!("{location}: a sled folder has no migrations"),
+        Some((applied, version)) => {
+            format!("{location}: schema at version {version}, {applied} migrations applied now")
+        }
+    })
+}
+
+/// `application <id>`: prints one application for an enquiry.
+pub async fn run_application(id: &str, database: &Database) -> Result<String, String> {
     let id = ApplicationId::parse(id).map_err(|e| format!("{id}: {e}"))?;
-    let store = Store::open(db).map_err(|e| e.to_string())?;
-    match store.application(id).map_err(|e| e.to_string())? {
+    let store = open(database, Purpose::Serve).await?;
+    match store.application(id).await.map_err(|e| e.to_string())? {
         Some(record) => Ok(describe(&record)),
         None => Err(format!("no application {id}")),
     }

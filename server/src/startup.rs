@@ -19,7 +19,7 @@ use crate::hashing::HashingSlots;
 use crate::limit::{LoginLimits, Window};
 use crate::mail::{self, Mailer};
 use crate::state::AppState;
-use crate::store::Store;
+use crate::store::{Purpose, Store};
 use crate::{demo, import, password, routes, telemetry, work};
 
 /// The largest request body accepted.
@@ -138,7 +138,7 @@ async fn readyz(
     if !state.health.is_ready() {
         return (StatusCode::SERVICE_UNAVAILABLE, "not ready\n");
     }
-    match state.inline(|store| store.consent()) {
+    match state.store.ping().await {
         Ok(_) => (StatusCode::OK, "ready\n"),
         Err(e) => {
             tracing::error!(error = %e, "readiness: the store does not answer");
@@ -228,13 +228,15 @@ impl Server {
     ) -> Result<Self, Box<dyn std::error::Error + Send + Sync>> {
         config.settle()?;
         let mailer = Mailer::new(&config)?;
-        let store = Store::open(&config.db)?;
+        let location = config.database.location()?;
+        let store = Store::open(&location, Purpose::Serve).await?;
         Self::assemble(config, store, mailer).await
     }
 
-    /// Like [`Server::build`], with `store` already opened on `config.db`.
-    /// sled locks its folder while any handle is open, so the integration
-    /// tests load their data through a `Store` and hand that same store over.
+    /// Like [`Server::build`], with `store` already opened on
+    /// `config.database`. sled locks its folder while any handle is open, so
+    /// the integration tests load their data through a `Store` and hand that
+    /// same store over.
     pub async fn with_store(
         mut config: ServeConfig,
         store: Store,
@@ -250,12 +252,8 @@ impl Server {
         store: Store,
         mailer: Mailer,
     ) -> Result<Self, Box<dyn std::error::Error + Send + Sync>> {
-        if config.demo && store.has_no_lines() {
-            let report = {
-                let store = store.clone();
-                tokio::task::spawn_blocking(move || import::import(&store, demo::demo_file()))
-                    .await??
-            };
+        if config.demo && store.has_no_lines().await? {
+            let report = import::import(&store, demo::demo_file()).await?;
             tracing::info!(?report, "demo data loaded");
         }
         let tls = match (&config.tls_cert, &config.tls_key) {
@@ -274,7 +272,6 @@ impl Server {
         password::check_dummy().map_err(|e| format!("the dummy hash cannot be checked: {e}"))?;
         let hashing = HashingSlots::new(config.hash_slots(), config.hash_wait, config.hash_queue);
         let login_limits = LoginLimits {
-            failures: Window::new(routes::ADDRESS_MAX_FAILURES, routes::ADDRESS_FAILURE_WINDOW),
             per_line: Window::new(config.logins_per_line, config.login_window),
             per_address: Window::new(config.logins_per_address, config.login_window),
         };
@@ -315,8 +312,9 @@ impl Server {
     /// Runs the portal, its worker, mailer and sweeper until `stop`
     /// resolves. Then: `/readyz` answers 503, no connection is accepted,
     /// requests in flight finish (their group commit with them), the worker
-    /// finishes its current step and the mailer its current mail, and the
-    /// store is synced — all within `--shutdown-timeout`.
+    /// finishes its current step and the mailer its current mail — all
+    /// within `--shutdown-timeout`. Every write was durable when it
+    /// returned, so nothing is left to sync.
     pub async fn run_until(self, stop: impl Future<Output = ()> + Send) -> std::io::Result<()> {
         let config = self.state.config.clone();
         let (stopping, stopped) = tokio::sync::watch::channel(false);
@@ -335,7 +333,6 @@ impl Server {
             ))
         });
         let health = self.state.health.clone();
-        let store = self.state.store.clone();
         let open = health.connections.clone();
         let app = router(self.state);
         health.set_ready(true);
@@ -392,10 +389,6 @@ impl Server {
         if !finished {
             tracing::warn!("stopping: the worker or the mailer did not finish in time");
         }
-        tokio::task::spawn_blocking(move || store.sync())
-            .await
-            .map_err(std::io::Error::other)?
-            .map_err(std::io::Error::other)?;
         tracing::info!("stopped");
         Ok(())
     }
@@ -421,20 +414,20 @@ async fn shutdown_signal() {
 /// Removes expired sessions, stale login-failure counters and login
 /// limits every few minutes.
 async fn sweep_sessions(state: AppState) {
-    let idle = i64::try_from(state.config.idle_timeout.as_secs()).unwrap_or(i64::MAX);
-    let limit = i64::try_from(state.config.session_limit.as_secs()).unwrap_or(i64::MAX);
     let mut tick = tokio::time::interval(std::time::Duration::from_secs(300));
     loop {
         tick.tick().await;
-        let now = crate::state::now().unix();
-        let swept = state
-            .blocking(move |store| {
-                store.sweep_sessions(|s| {
-                    now - s.last_seen.unix() > idle || now - s.created_at.unix() > limit
-                })?;
-                store.sweep_login_failures(crate::state::now(), routes::ID_LOCK.as_secs() as i64)
-            })
-            .await;
+        let now = crate::state::now();
+        let store = &state.store;
+        let swept = async {
+            store
+                .sweep_sessions(now, state.config.session_limits())
+                .await?;
+            store
+                .sweep_login_failures(now, routes::ID_LOCK.as_secs() as i64)
+                .await
+        }
+        .await;
         state.login_limits.sweep(std::time::Instant::now());
         if let Err(e) = swept {
             tracing::warn!(error = %e, "session sweep failed");

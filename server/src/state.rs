@@ -23,7 +23,7 @@ pub struct AppState {
     pub mail_queued: Arc<Notify>,
     /// Slots for Argon2 hashing, each with its memory, and their queue.
     pub hashing: Arc<crate::hashing::HashingSlots>,
-    /// Failed logins per client address; logins per line and per address.
+    /// Logins per line and per address (this process's hashing slots).
     pub login_limits: Arc<crate::limit::LoginLimits>,
     /// Whether the portal takes requests, and its open connections.
     pub health: Arc<Health>,
@@ -51,31 +51,16 @@ impl Health {
 }
 
 impl AppState {
-    /// Runs a short store call — reads, and at most a small write that is
-    /// not synced — on the async worker itself: sled answers from its page
-    /// cache in microseconds, less than a hop to the blocking pool and back
-    /// costs. What waits for the disk (a sync) or hashes goes through
-    /// [`Self::blocking`].
-    pub fn inline<T, E>(&self, f: impl FnOnce(&Store) -> Result<T, E>) -> Result<T, ApiError>
-    where
-        E: Into<ApiError>,
-    {
-        f(&self.store).map_err(Into::into)
-    }
-
-    /// Runs a blocking store call (or Argon2) off the async workers.
+    /// Runs Argon2 (or other CPU-bound work) off the async workers.
     pub async fn blocking<T, E>(
         &self,
-        f: impl FnOnce(&Store) -> Result<T, E> + Send + 'static,
+        f: impl FnOnce() -> Result<T, E> + Send + 'static,
     ) -> Result<T, ApiError>
     where
         T: Send + 'static,
         E: Into<ApiError> + Send + 'static,
     {
-        let store = self.store.clone();
-        tokio::task::spawn_blocking(move || f(&store))
-            .await?
-            .map_err(Into::into)
+        tokio::task::spawn_blocking(f).await?.map_err(Into::into)
     }
 }
 

@@ -185,10 +185,8 @@ pub async fn serve_metrics(
 /// `GET /metrics`: the gauges read now, then everything in Prometheus's
 /// text format.
 async fn render(State(state): State<AppState>) -> ([(HeaderName, &'static str); 1], String) {
-    let store = state.store.clone();
-    let queues = tokio::task::spawn_blocking(move || store.queues(now())).await;
-    match queues {
-        Ok(Ok(queues)) => {
+    match state.store.queues(now()).await {
+        Ok(queues) => {
             metrics::gauge!("kaisen_work_queue_depth").set(queues.work as f64);
             metrics::gauge!("kaisen_work_queue_oldest_age_seconds")
                 .set(queues.oldest_work_age_secs as f64);
@@ -196,8 +194,7 @@ async fn render(State(state): State<AppState>) -> ([(HeaderName, &'static str); 
             metrics::gauge!("kaisen_mail_queue_oldest_age_seconds")
                 .set(queues.oldest_mail_age_secs as f64);
         }
-        Ok(Err(error)) => tracing::warn!(%error, "metrics: cannot read the queues"),
-        Err(error) => tracing::warn!(%error, "metrics: the queue reader panicked"),
+        Err(error) => tracing::warn!(%error, "metrics: cannot read the queues"),
     }
     let slots = state.config.hash_slots();
     metrics::gauge!("kaisen_hashing_slots").set(slots as f64);

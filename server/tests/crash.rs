@@ -45,7 +45,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use kaisen::store::{Audit, Store};
+use kaisen::store::{Audit, Location, Purpose, Store};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use shared::api::Consent;
@@ -155,7 +155,7 @@ async fn sigkill_at_random_moments_loses_duplicates_and_half_applies_nothing() {
         if cycle % check_every == 0 {
             let snapshot = workspace.snapshot(cycle);
             fixture::copy_tree(&workspace.db, &snapshot);
-            let audit = audit_of(&snapshot);
+            let audit = audit_of(&snapshot).await;
             backlog = (audit.work.len(), audit.outbox.len());
             let acked = ledger.lock().expect("not poisoned").acked.clone();
             let findings =
@@ -219,7 +219,7 @@ async fn sigkill_at_random_moments_loses_duplicates_and_half_applies_nothing() {
         tokio::time::sleep(Duration::from_millis(1500)).await;
         server.kill();
         drop(server);
-        let audit = audit_of(&workspace.db);
+        let audit = audit_of(&workspace.db).await;
         if audit.outbox.is_empty() && audit.work.is_empty() {
             finished = Some(audit);
             break;
@@ -377,7 +377,7 @@ async fn sigterm_with_submissions_in_flight_exits_0_having_answered_all_it_store
             "cycle {cycle}: the stop did not finish everything in time:\n{stop_log}"
         );
 
-        let audit = audit_of(&workspace.db);
+        let audit = audit_of(&workspace.db).await;
         let acked = ledger.lock().expect("not poisoned").acked.clone();
         let mut findings =
             checks::check(&audit, &initial, &acked, &workspace.mail, false, unix_now());
@@ -548,9 +548,12 @@ fn unacknowledged(
 }
 
 /// Opens the database in `dir` through the library and reads all of it.
-fn audit_of(dir: &Path) -> Audit {
-    let store = Store::open(dir).expect("the database opens after the kill");
-    store.audit().expect("every record decodes")
+async fn audit_of(dir: &Path) -> Audit {
+    let location = Location::Sled(dir.to_path_buf());
+    let store = Store::open(&location, Purpose::Serve)
+        .await
+        .expect("the database opens after the kill");
+    store.audit().await.expect("every record decodes")
 }
 
 /// Fails the test on `problems`, keeping the workspace for a look.

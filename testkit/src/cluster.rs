@@ -86,6 +86,44 @@ impl Cluster {
         })
     }
 
+    /// A cluster for a whole test binary, kept in a `static`, which is
+    /// never dropped: a watchdog process stops it (immediate mode) and
+    /// removes its directory once this process has exited, however it
+    /// exited. Each test then makes its own database
+    /// ([`Cluster::create_database`]).
+    pub fn shared(options: Options) -> Result<Self, Error> {
+        let cluster = Self::start(options)?;
+        let pg_ctl = cluster.installation.server_command("pg_ctl", &cluster.dir);
+        let mut stop = format!("{:?}", pg_ctl.get_program());
+        for arg in pg_ctl.get_args() {
+            stop.push(' ');
+            stop.push_str(&format!("{arg:?}"));
+        }
+        let script = format!(
+            "while kill -0 {pid} 2>/dev/null; do sleep 1; done; \
+             cd {dir:?} && {stop} stop -m immediate -D {data:?} >/dev/null 2>&1; rm -rf {dir:?}",
+            pid = std::process::id(),
+            dir = cluster.dir,
+            data = cluster.data_dir,
+        );
+        std::process::Command::new("sh")
+            .arg("-c")
+            .arg(script)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .map_err(Error::io("starting the shared cluster's watchdog"))?;
+        Ok(cluster)
+    }
+
+    /// Makes database `name` (letters, digits and `_`) and returns its URL.
+    pub fn create_database(&self, name: &str) -> Result<String, Error> {
+        options::check_name(name)?;
+        self.psql_in("postgres", &format!("CREATE DATABASE \"{name}\""))?;
+        Ok(format!("postgres://{USER}@{}/{name}", self.host_spec()))
+    }
+
     /// The URL to connect with: `postgres://kaisen@127.0.0.1:<port>/kaisen`.
     pub fn url(&self) -> String {
         format!("postgres://{USER}@{}/{USER}", self.host_spec())

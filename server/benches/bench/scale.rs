@@ -103,8 +103,18 @@ fn measure(lines: u64) {
 /// The child's side: opens the store in `db` (of `lines` lines), reads
 /// random lines' S2 data, and prints one JSON line.
 pub fn reopen(db: &Path, lines: u64) {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .expect("a runtime");
+    runtime.block_on(reopen_async(db, lines));
+}
+
+async fn reopen_async(db: &Path, lines: u64) {
     let started = Instant::now();
-    let store = Store::open(db).expect("the store opens");
+    let location = kaisen::store::Location::Sled(db.to_path_buf());
+    let store = Store::open(&location, kaisen::store::Purpose::Serve)
+        .await
+        .expect("the store opens");
     let open = started.elapsed();
     let rss_kib = status_kib(std::process::id(), "VmRSS");
     let mut samples = Vec::with_capacity(READS);
@@ -112,8 +122,8 @@ pub fn reopen(db: &Path, lines: u64) {
         let n = rand::random_range(1..=lines);
         let id = CustomerId::parse(&server::customer_id(n)).expect("an ID");
         let started = Instant::now();
-        let line = store.line(&id).expect("read");
-        let rows = store.notifications(&id).expect("read");
+        let line = store.line(&id).await.expect("read");
+        let rows = store.notifications(&id).await.expect("read");
         samples.push(started.elapsed());
         assert!(
             line.is_some() && rows.len() == NOTIFY,

@@ -7,9 +7,10 @@ use sha2::{Digest, Sha256};
 use shared::api::ServiceRow;
 use shared::domain::{AccessKey, CustomerId, Date, ProviderCode, SettingMethod};
 
+use super::Io;
 use super::{ConsentEntry, ImportError, LineEntry, ProviderEntry, invalid};
 use crate::password;
-use crate::store::{ConsentRecord, ProviderRecord, SettingRecord, Store};
+use crate::store::{ConsentRecord, ProviderRecord, SettingRecord};
 
 /// A checked line, its key not yet resolved to a hash.
 pub struct CheckedLine {
@@ -169,7 +170,7 @@ pub fn consent(c: &ConsentEntry) -> Result<ConsentRecord, ImportError> {
 /// read, a code neither stored nor yet known is remembered with the place
 /// that first named it, and judged by [`KnownProviders::finish`].
 pub struct KnownProviders<'s> {
-    store: &'s Store,
+    store: Io<'s>,
     /// The file's codes, once its `providers` has been read.
     file: Option<HashSet<ProviderCode>>,
     /// Whether each code asked about is stored (the store is read once).
@@ -180,7 +181,7 @@ pub struct KnownProviders<'s> {
 
 impl<'s> KnownProviders<'s> {
     /// Nothing known yet but what `store` holds.
-    pub fn new(store: &'s Store) -> Self {
+    pub fn new(store: Io<'s>) -> Self {
         Self {
             store,
             file: None,
@@ -206,7 +207,10 @@ impl<'s> KnownProviders<'s> {
         let stored = match self.stored.get(code) {
             Some(&stored) => stored,
             None => {
-                let stored = self.store.provider(code)?.is_some();
+                let stored = self
+                    .store
+                    .wait(self.store.store().provider(code))?
+                    .is_some();
                 self.stored.insert(code.clone(), stored);
                 stored
             }

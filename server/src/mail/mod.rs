@@ -14,7 +14,7 @@ pub use relay::without_password;
 pub use sender::{EXAMPLE_SENDER, parse_sender};
 
 use crate::state::{AppState, now};
-use crate::store::OutboxRecord;
+use crate::store::{ApplicationRecord, Delivery, OutboxRecord};
 
 /// The longest wait between two looks at the outbox.
 const MAX_SLEEP: Duration = Duration::from_secs(30);
@@ -38,6 +38,47 @@ fn retry_base_secs(base: Duration) -> i64 {
     i64::try_from(secs).unwrap_or(MAX_BACKOFF_SECS).max(1)
 }
 
+/// Delivers the mails due now; says when the next is due.
+async fn pass(
+    state: &AppState,
+    mailer: &Mailer,
+    sender: &lettre::message::Mailbox,
+    contact: &[String],
+    base: i64,
+) -> Result<Option<shared::domain::Timestamp>, crate::store::StoreError> {
+    let (mailer, sender, contact) = (mailer.clone(), sender.clone(), contact.to_vec());
+    let deliver = move |record: ApplicationRecord, mail: OutboxRecord| {
+        let (mailer, sender, contact) = (mailer.clone(), sender.clone(), contact.clone());
+        let delivery = async move {
+            let id = record.id;
+            let delivered = match compose(&record, &sender, &contact) {
+                Ok(message) => tokio::task::spawn_blocking(move || mailer.deliver(id, &message))
+                    .await
+                    .unwrap_or_else(|e| Err(format!("the delivery task failed: {e}"))),
+                Err(e) => Err(e),
+            };
+            match delivered {
+                Ok(()) => {
+                    tracing::info!(%id, "completion mail sent");
+                    Delivery::Sent(now())
+                }
+                Err(error) => {
+                    let attempts = mail.attempts + 1;
+                    tracing::warn!(%id, attempts, %error, "completion mail not sent; will retry");
+                    Delivery::Failed(OutboxRecord {
+                        attempts,
+                        next_attempt_at: now().plus_secs(backoff_secs(base, attempts)),
+                        last_error: Some(error),
+                    })
+                }
+            }
+        };
+        Box::pin(delivery) as futures_util::future::BoxFuture<'static, Delivery>
+    };
+    state.store.deliver_due_mail(now(), &deliver).await?;
+    state.store.next_mail_due().await
+}
+
 /// Runs until `stop` turns true: deliver what is due, then sleep until the
 /// next mail is due or the worker completes more work. A pass that has
 /// begun is finished, and the outbox synced, before it stops.
@@ -47,30 +88,7 @@ pub async fn run(state: AppState, mailer: Mailer, mut stop: tokio::sync::watch::
         let contact = state.config.contact.clone();
         let sender = state.config.sender();
         let base = retry_base_secs(state.config.mail_retry_base);
-        let next = state
-            .blocking(move |store| {
-                for (record, mail) in store.due_mail(now())? {
-                    let message = compose(&record, &sender, &contact);
-                    match message.and_then(|m| mailer.deliver(record.id, &m)) {
-                        Ok(()) => {
-                            store.mail_sent(record.id, now())?;
-                            tracing::info!(id = %record.id, "completion mail sent");
-                        }
-                        Err(error) => {
-                            let attempts = mail.attempts + 1;
-                            tracing::warn!(id = %record.id, attempts, %error, "completion mail not sent; will retry");
-                            let retry = OutboxRecord {
-                                attempts,
-                                next_attempt_at: now().plus_secs(backoff_secs(base, attempts)),
-                                last_error: Some(error),
-                            };
-                            store.mail_failed(record.id, &retry)?;
-                        }
-                    }
-                }
-                store.next_mail_due()
-            })
-            .await;
+        let next = pass(&state, &mailer, &sender, &contact, base).await;
         let sleep = match next {
             Ok(Some(due)) => {
                 Duration::from_secs(u64::try_from(due.unix() - now().unix()).unwrap_or(0))

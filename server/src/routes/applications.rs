@@ -25,7 +25,7 @@ pub fn receipt(record: ApplicationRecord, contact: &[String]) -> Receipt {
         expected_done_at: record.expected_done_at,
         completed_at: record.completed_at,
         state: record.state,
-        changes: record.changes,
+        changes: record.changes.into_iter().map(Into::into).collect(),
         applicant: record.applicant,
         contact: contact.to_vec(),
     }
@@ -80,7 +80,7 @@ pub async fn submit_application(
         received_at: now(),
         work_delay_secs: i64::try_from(state.config.work_delay.as_secs()).unwrap_or(i64::MAX),
     };
-    let submitted = state.blocking(move |store| store.submit(&new)).await?;
+    let submitted = state.store.submit(&new).await?;
     if !submitted.replayed {
         tracing::info!(id = %submitted.record.id, "application received");
         metrics::counter!("kaisen_applications_received_total").increment(1);
@@ -102,7 +102,7 @@ pub async fn list_applications(
     State(state): State<AppState>,
     line: CurrentLine,
 ) -> Result<Json<Vec<Receipt>>, ApiError> {
-    let records = state.inline(|store| store.line_applications(&line.customer_id))?;
+    let records = state.store.line_applications(&line.customer_id).await?;
     Ok(Json(
         records
             .into_iter()
@@ -124,7 +124,7 @@ pub async fn get_receipt(
         return Err(ApiError::NotFound);
     };
     let id = ApplicationId::parse(&id).map_err(|_| ApiError::NotFound)?;
-    let record = state.inline(|store| store.application(id))?;
+    let record = state.store.application(id).await?;
     match record {
         Some(r) if r.customer_id == line.customer_id => Ok(Json(receipt(r, &state.config.contact))),
         _ => Err(ApiError::NotFound),

@@ -9,13 +9,13 @@ use axum::response::IntoResponse;
 use axum_extra::extract::CookieJar;
 use axum_extra::extract::cookie::{Cookie, SameSite};
 use shared::api::{LoginRequest, SessionInfo};
-use shared::domain::{AccessKey, CustomerId, Timestamp};
+use shared::domain::{AccessKey, CustomerId};
 
 use crate::error::ApiError;
 use crate::extract::{AppJson, ClientAddr, CurrentLine};
 use crate::security::{self, SecurityEvent};
 use crate::state::{AppState, now};
-use crate::store::SessionRecord;
+use crate::store::{AddressLimit, NewSession, SessionRecord};
 
 fn session_info(state: &AppState, customer_id: CustomerId) -> SessionInfo {
     SessionInfo {
@@ -41,23 +41,12 @@ fn session_cookie(state: &AppState, value: String) -> Cookie<'static> {
 pub const ID_MAX_FAILURES: u32 = 10;
 /// How long a customer ID stays locked.
 pub const ID_LOCK: Duration = Duration::from_secs(15 * 60);
-/// Failed logins from one address within [`ADDRESS_FAILURE_WINDOW`] after
-/// which that address waits.
-pub const ADDRESS_MAX_FAILURES: usize = 30;
-/// The window of [`ADDRESS_MAX_FAILURES`].
-pub const ADDRESS_FAILURE_WINDOW: Duration = Duration::from_secs(10 * 60);
-
-/// How a checked login ended.
-enum Checked {
-    /// A new session; and the line of the session it replaced, which the
-    /// browser held until then.
-    Started {
-        session_id: String,
-        replaced: Option<CustomerId>,
-    },
-    /// Wrong key (or unknown ID); `Some` when this failure locked the ID.
-    Refused(Option<Timestamp>),
-}
+/// Failed logins from one address after which it waits: 30 within 10
+/// minutes (SPEC §4).
+pub const ADDRESS_LIMIT: AddressLimit = AddressLimit {
+    max: 30,
+    window_secs: 10 * 60,
+};
 
 /// `POST /api/session`: checks the credentials and starts a session with a
 /// new random ID, revoking the session the browser held, if any. Wrong ID
@@ -74,23 +63,25 @@ pub async fn login(
 ) -> Result<(CookieJar, Json<SessionInfo>), ApiError> {
     let named = CustomerId::parse(&form.customer_id).ok();
     let event = |event: SecurityEvent| security::record(event, named.as_ref(), client);
-    let limits = &state.login_limits;
-    if let Some(wait) = limits.failures.retry_after(&client, Instant::now()) {
+    let store = &state.store;
+    if let Some(wait) = store.address_wait(client, now(), ADDRESS_LIMIT).await? {
         event(SecurityEvent::RateLimited);
-        return Err(ApiError::TooManyFailures(wait.as_secs()));
+        return Err(ApiError::TooManyFailures(wait));
     }
-    let failed = |error: ApiError, what: SecurityEvent| {
-        limits.failures.record(client, Instant::now());
+    let failed = async |error: ApiError, what: SecurityEvent| {
+        store
+            .record_address_failure(client, now(), ADDRESS_LIMIT)
+            .await?;
         event(what);
         Err(error)
     };
     let (Some(customer_id), Ok(key)) = (named.clone(), AccessKey::parse(&form.access_key)) else {
-        return failed(ApiError::BadCredentials, SecurityEvent::LoginFailed);
+        return failed(ApiError::BadCredentials, SecurityEvent::LoginFailed).await;
     };
-    let locked = state.inline(|store| store.login_locked_until(&customer_id, now()))?;
-    if let Some(until) = locked {
-        return failed(ApiError::Locked(until), SecurityEvent::LoginWhileLocked);
+    if let Some(until) = store.login_locked_until(&customer_id, now()).await? {
+        return failed(ApiError::Locked(until), SecurityEvent::LoginWhileLocked).await;
     }
+    let limits = &state.login_limits;
     if let Some(wait) = limits.login_wait(&customer_id, client, Instant::now()) {
         event(SecurityEvent::RateLimited);
         return Err(ApiError::TooManyLogins(wait.as_secs()));
@@ -107,64 +98,54 @@ pub async fn login(
         event(SecurityEvent::RateLimited);
         return Err(ApiError::TooManyLogins(wait.as_secs()));
     }
-    let held = jar
-        .get(state.config.session_cookie())
-        .map(|c| c.value().to_owned());
-    let id = customer_id.clone();
-    let checked = state
-        .blocking(move |store| {
+    let stored_hash = store.line(&customer_id).await?.map(|l| l.access_key_hash);
+    let matches = state
+        .blocking(move || {
             let hasher = slot.hasher();
-            let matches = match store.line(&id)? {
-                Some(line) => hasher.verify(&key, &line.access_key_hash).or_else(|e| {
+            match stored_hash {
+                Some(hash) => hasher.verify(&key, &hash).or_else(|e| {
                     // Import checks every hash: this store was changed by hand.
                     tracing::error!(error = %e, "a line's access-key hash cannot be checked");
                     hasher.verify_dummy(&key).map(|()| false)
                 }),
                 None => hasher.verify_dummy(&key).map(|()| false),
             }
-            .map_err(|e| ApiError::Internal(format!("hashing: {e}")))?;
-            drop(slot);
-            if !matches {
-                let lock = ID_LOCK.as_secs().try_into().unwrap_or(i64::MAX);
-                let locked = store.record_login_failure(&id, now(), ID_MAX_FAILURES, lock)?;
-                return Ok(Checked::Refused(locked));
-            }
-            store.clear_login_failures(&id)?;
-            let replaced = match held {
-                Some(old) => store.take_session(&old)?.map(|s| s.customer_id),
-                None => None,
-            };
-            let session_id = hex::encode(rand::random::<[u8; 16]>());
-            let now = now();
-            store.put_session(
-                &session_id,
-                &SessionRecord {
-                    customer_id: id,
-                    created_at: now,
-                    last_seen: now,
-                },
-            )?;
-            Ok::<_, ApiError>(Checked::Started {
-                session_id,
-                replaced,
-            })
+            .map_err(|e| ApiError::Internal(format!("hashing: {e}")))
         })
         .await?;
-    match checked {
-        Checked::Refused(None) => failed(ApiError::BadCredentials, SecurityEvent::LoginFailed),
-        Checked::Refused(Some(until)) => failed(ApiError::Locked(until), SecurityEvent::LockedOut),
-        Checked::Started {
-            session_id,
-            replaced,
-        } => {
-            if let Some(old) = replaced {
-                security::record(SecurityEvent::SessionReplaced, Some(&old), client);
-            }
-            event(SecurityEvent::LoginSucceeded);
-            let cookie = session_cookie(&state, session_id);
-            Ok((jar.add(cookie), Json(session_info(&state, customer_id))))
-        }
+    if !matches {
+        let lock = ID_LOCK.as_secs().try_into().unwrap_or(i64::MAX);
+        let locked = store
+            .record_login_failure(&customer_id, now(), ID_MAX_FAILURES, lock)
+            .await?;
+        return match locked {
+            None => failed(ApiError::BadCredentials, SecurityEvent::LoginFailed).await,
+            Some(until) => failed(ApiError::Locked(until), SecurityEvent::LockedOut).await,
+        };
     }
+    let now = now();
+    let session = NewSession {
+        id: hex::encode(rand::random::<[u8; 16]>()),
+        record: SessionRecord {
+            customer_id: customer_id.clone(),
+            created_at: now,
+            last_seen: now,
+        },
+        replacing: jar
+            .get(state.config.session_cookie())
+            .map(|c| c.value().to_owned()),
+    };
+    let replaced = store.login(&customer_id, &session).await?;
+    if let Some(old) = replaced {
+        security::record(
+            SecurityEvent::SessionReplaced,
+            Some(&old.customer_id),
+            client,
+        );
+    }
+    event(SecurityEvent::LoginSucceeded);
+    let cookie = session_cookie(&state, session.id);
+    Ok((jar.add(cookie), Json(session_info(&state, customer_id))))
 }
 
 /// `GET /api/session`: who is logged in (and keeps the session alive).
@@ -191,7 +172,7 @@ pub async fn logout(
         .get(state.config.session_cookie())
         .map(|c| c.value().to_owned())
     {
-        let ended = state.blocking(move |store| store.take_session(&id)).await?;
+        let ended = state.store.end_session(&id).await?;
         if let Some(session) = ended {
             security::record(SecurityEvent::LoggedOut, Some(&session.customer_id), client);
         }

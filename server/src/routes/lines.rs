@@ -3,6 +3,7 @@
 use axum::Json;
 use axum::extract::State;
 use shared::api::{LineOverview, NotificationRow};
+use shared::domain::ServiceStatus;
 
 use crate::error::ApiError;
 use crate::extract::CurrentLine;
@@ -13,11 +14,21 @@ pub async fn get_line_overview(
     State(state): State<AppState>,
     line: CurrentLine,
 ) -> Result<Json<LineOverview>, ApiError> {
-    let overview = state.inline(|store| {
-        let record = store.line(&line.customer_id)?.ok_or(ApiError::NotFound)?;
-        Ok::<_, ApiError>(store.overview(&line.customer_id, &record)?)
-    })?;
-    Ok(Json(overview))
+    let store = &state.store;
+    let id = &line.customer_id;
+    let (record, notices, changing) =
+        tokio::try_join!(store.line(id), store.notices(), store.changing(id))?;
+    let record = record.ok_or(ApiError::NotFound)?;
+    Ok(Json(LineOverview {
+        customer_id: line.customer_id,
+        notices,
+        notification_status: if changing {
+            ServiceStatus::Changing
+        } else {
+            ServiceStatus::InUse
+        },
+        services: record.services,
+    }))
 }
 
 /// `GET /api/notifications`: the providers set to 「通知する」 (S2).
@@ -25,7 +36,18 @@ pub async fn list_notifications(
     State(state): State<AppState>,
     line: CurrentLine,
 ) -> Result<Json<Vec<NotificationRow>>, ApiError> {
+    let rows = state.store.notifications(&line.customer_id).await?;
     Ok(Json(
-        state.inline(|store| store.notifications(&line.customer_id))?,
+        rows.into_iter()
+            .map(|n| NotificationRow {
+                provider: n.code,
+                service_name: n.provider.service_name,
+                provider_name: n.provider.name,
+                setting: n.setting.setting,
+                set_on: n.setting.set_on,
+                method: n.setting.method,
+                pending: n.pending,
+            })
+            .collect(),
     ))
 }

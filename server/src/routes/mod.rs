@@ -5,7 +5,7 @@ mod auth;
 mod lines;
 mod providers;
 
-pub use auth::{ADDRESS_FAILURE_WINDOW, ADDRESS_MAX_FAILURES, ID_LOCK};
+pub use auth::{ADDRESS_LIMIT, ID_LOCK};
 
 use axum::Router;
 use axum::routing::{get, post};

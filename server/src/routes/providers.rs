@@ -2,7 +2,7 @@
 
 use axum::Json;
 use axum::extract::{Query, State};
-use shared::api::{Consent, PageQuery, ProviderPage};
+use shared::api::{Consent, PageQuery, ProviderPage, ProviderRow};
 
 use crate::error::ApiError;
 use crate::extract::CurrentLine;
@@ -20,10 +20,25 @@ pub async fn list_providers(
             "ページの指定が正しくありません".into(),
         ));
     };
-    let page = query.page.unwrap_or(1);
-    Ok(Json(state.inline(|store| {
-        store.provider_page(&line.customer_id, page)
-    })?))
+    let offered = state
+        .store
+        .offered_page(&line.customer_id, query.page.unwrap_or(1))
+        .await?;
+    Ok(Json(ProviderPage {
+        total: offered.total,
+        page: offered.page,
+        pages: offered.pages,
+        items: offered
+            .items
+            .into_iter()
+            .map(|o| ProviderRow {
+                code: o.code,
+                service_name: o.provider.service_name,
+                name: o.provider.name,
+                pending: o.pending,
+            })
+            .collect(),
+    }))
 }
 
 /// `GET /api/consent`: the consent document in force (S4).
@@ -31,9 +46,7 @@ pub async fn get_consent(
     State(state): State<AppState>,
     _line: CurrentLine,
 ) -> Result<Json<Consent>, ApiError> {
-    let consent = state
-        .inline(|store| store.consent())?
-        .ok_or(ApiError::NotFound)?;
+    let consent = state.store.consent().await?.ok_or(ApiError::NotFound)?;
     Ok(Json(Consent {
         version: consent.version,
         text: consent.text,

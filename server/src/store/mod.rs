@@ -1,243 +1,414 @@
-//! kaisen's storage: the only module that imports sled, so that a second
-//! engine can stand behind the same interface later (SPEC §8).
+//! kaisen's storage: one interface of domain operations ([`Store`], over
+//! an [`Engine`]) and the engines behind it: sled, embedded, for one
+//! process on one disk (`--db <dir>`, module `sled`), and PostgreSQL, for
+//! any number of processes on one database (`--database postgres://…`,
+//! module `postgres`). No sled or PostgreSQL type leaves its engine's
+//! module; the rules of SPEC §4 that storage enforces live in `rules`,
+//! called by both engines.
 //!
-//! Every method is blocking. Handlers run short reads (and small unsynced
-//! writes) on the async worker (`AppState::inline`): sled answers them from
-//! its cache in microseconds. Whatever waits for the disk or hashes goes
-//! through `spawn_blocking` (`AppState::blocking`).
-//! Writes that touch more than one tree are one multi-tree transaction whose
-//! body has no side effects (sled may run it again). A write that must
-//! survive a crash before it is acknowledged waits for [`Store::sync`].
+//! Every operation is async and every write is durable when it returns:
+//! see [`Engine`] for the contract.
 
-mod applications;
-mod audit;
-mod commit;
-mod export;
-mod import;
-mod keys;
-mod lines;
-mod logins;
-mod outbox;
+mod engine;
+pub mod export;
+mod postgres;
 mod records;
-mod sessions;
+pub mod rules;
+mod sled;
 
-use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, RwLock};
+use std::net::IpAddr;
+use std::path::PathBuf;
+use std::sync::{Arc, PoisonError, RwLock};
 
-use serde::Serialize;
-use serde::de::DeserializeOwned;
+use shared::api::PROVIDERS_PER_PAGE;
+use shared::domain::{ApplicationId, CustomerId, ProviderCode, Setting, Timestamp};
 
-pub use applications::{NewApplication, SubmitError, Submitted, WorkStep};
-pub use audit::Audit;
+pub use engine::{Deliver, Delivery, Engine, NewApplication, NewSession, Submitted, WorkStep};
 pub use export::{
     EXPORT_FORMAT, EXPORT_VERSION, ExportError, ExportSummary, RestoreError, RestoreSummary,
 };
-pub use import::{ImportHead, ImportReport, ImportWriter, LineImport};
-pub use outbox::Queues;
 pub use records::{
-    ApplicationRecord, ConsentRecord, LineRecord, LoginFailures, OutboxRecord, ProviderRecord,
-    SessionRecord, SettingRecord,
+    ApplicationRecord, ChangeRecord, ConsentRecord, LineRecord, LineSettings, LoginFailures,
+    Notified, Offered, OfferedPage, OutboxRecord, ProviderRecord, SessionRecord, SettingRecord,
 };
+pub use records::{ImportHead, ImportReport, LineImport};
+pub use rules::{AddressLimit, SessionLimits};
 
 /// A failure of the storage itself. The cause is logged, never sent.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    /// sled failed.
-    #[error("sled: {0}")]
-    Sled(#[from] sled::Error),
+    /// The engine failed (its own message).
+    #[error("{engine}: {detail}")]
+    Engine {
+        /// `sled` or `postgres`.
+        engine: &'static str,
+        /// What failed.
+        detail: String,
+    },
+    /// The database cannot be reached now (PostgreSQL down, failing over).
+    #[error("the database is unavailable: {0}")]
+    Unavailable(String),
     /// A stored value does not decode: never skipped, always an error.
-    #[error("corrupt record in tree {tree}: {detail}")]
+    #[error("corrupt record in {what}: {detail}")]
     Corrupt {
-        /// The tree it is in.
-        tree: &'static str,
+        /// Where it is (a tree, a table).
+        what: &'static str,
         /// What failed.
         detail: String,
     },
-    /// A record could not be written as JSON.
-    #[error("cannot encode a record for tree {tree}: {detail}")]
+    /// A record could not be encoded.
+    #[error("cannot encode a record for {what}: {detail}")]
     Encode {
-        /// The tree it was for.
-        tree: &'static str,
+        /// Where it was for.
+        what: &'static str,
         /// What failed.
         detail: String,
     },
-    /// Syncing to disk failed.
-    #[error("sync: {0}")]
+    /// Syncing or reading a file failed.
+    #[error("i/o: {0}")]
     Io(#[from] std::io::Error),
     /// Another process (a running `kaisen serve`) has the database open.
     #[error("the database in {0} is in use by another kaisen process (a running `serve`?)")]
     InUse(String),
-    /// The group-commit thread is gone (the store is shutting down).
-    #[error("the group-commit thread has stopped")]
-    CommitThreadGone,
     /// An import began writing and did not finish (it crashed or failed part
     /// way), so the database holds only part of that file.
     #[error(
         "the import of {file} into {db} did not finish, so the database holds only part of it; \
-         run `kaisen import {file} --db {db}` again (any import that runs to its end clears this)"
+         run `kaisen import {file} {flag}` again (any import that runs to its end clears this)"
     )]
     UnfinishedImport {
         /// The file being imported.
         file: String,
-        /// The database folder.
+        /// The database.
         db: String,
+        /// The flag naming it, e.g. `--db /srv/kaisen/db`.
+        flag: String,
     },
 }
 
-/// sled's page cache for `serve` (sled's default).
-const CACHE: u64 = 1 << 30;
-/// sled's page cache for `import`. sled's process grows to about twice its
-/// cache; an import reads little back, and a smaller cache barely slows it.
-const IMPORT_CACHE: u64 = 128 << 20;
+/// Why an application was not stored.
+#[derive(Debug, thiserror::Error)]
+pub enum SubmitError {
+    /// The storage failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The consent text changed since the subscriber read it.
+    #[error("the consent document has changed")]
+    ConsentChanged,
+    /// No such provider.
+    #[error("unknown provider {0}")]
+    UnknownProvider(ProviderCode),
+    /// A change for this provider (named) is being worked already.
+    #[error("a change for {0} is in progress")]
+    ProviderBusy(String),
+    /// This provider (named) already has the setting asked for.
+    #[error("{0} already has that setting")]
+    AlreadySet(String),
+    /// This day's sequence of IDs is used up.
+    #[error("no application ID left today")]
+    DayFull,
+}
 
-/// The database. Cloning is cheap: every clone shares the same trees.
+/// Which database to open.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Location {
+    /// The embedded sled store in this folder.
+    Sled(PathBuf),
+    /// A PostgreSQL database, by URL (`postgres://…`).
+    Postgres(String),
+}
+
+impl std::fmt::Display for Location {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Sled(dir) => write!(f, "{}", dir.display()),
+            Self::Postgres(url) => write!(f, "{}", redact(url)),
+        }
+    }
+}
+
+impl Location {
+    /// The command-line flag that names it: `--db <dir>` or `--database <url>`
+    /// (its password hidden).
+    pub fn flag(&self) -> String {
+        match self {
+            Self::Sled(_) => format!("--db {self}"),
+            Self::Postgres(_) => format!("--database {self}"),
+        }
+    }
+}
+
+/// A URL with its password, if any, replaced by `***`.
+fn redact(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut parsed) if parsed.password().is_some() => {
+            let _ = parsed.set_password(Some("***"));
+            parsed.to_string()
+        }
+        _ => url.to_owned(),
+    }
+}
+
+/// What the database is opened for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Purpose {
+    /// Serving, or an operator command: a database whose last import did
+    /// not finish is refused ([`StoreError::UnfinishedImport`]).
+    Serve,
+    /// An import, which may open such a database (and, with sled, uses a
+    /// smaller cache: it reads each record at most once).
+    Import,
+}
+
+/// Applies the schema's migrations: for PostgreSQL, how many were applied
+/// now and the schema's version; `None` for sled, which has none.
+pub async fn migrate(location: &Location) -> Result<Option<(usize, i32)>, StoreError> {
+    match location {
+        Location::Sled(_) => Ok(None),
+        Location::Postgres(url) => postgres::migrate(url).await.map(Some),
+    }
+}
+
+/// Every provider in code order: see [`Store::catalogue`].
+pub type Catalogue = Arc<[(ProviderCode, ProviderRecord)]>;
+
+/// The storage interface, over one engine. Cloning is cheap.
 #[derive(Clone)]
 pub struct Store {
-    /// `customer_id` → [`LineRecord`] (JSON).
-    lines: sled::Tree,
-    /// `provider_code` → [`ProviderRecord`] (JSON), in code order.
-    providers: sled::Tree,
-    /// `customer_id 0x00 provider_code` → [`SettingRecord`] (JSON). No entry
-    /// means 「通知しない」.
-    settings: sled::Tree,
-    /// `application_id u64 BE` → [`ApplicationRecord`] (JSON).
-    applications: sled::Tree,
-    /// `customer_id 0x00 application_id u64 BE` → empty: a line's applications.
-    line_applications: sled::Tree,
-    /// `customer_id 0x00 provider_code` → `application_id u64 BE`: the
-    /// change being worked for that provider (at most one).
-    pending: sled::Tree,
-    /// `customer_id 0x00 idempotency_key` → `application_id u64 BE`.
-    idempotency: sled::Tree,
-    /// `due i64 BE (sign-flipped) application_id u64 BE` → [`WorkStep`] byte:
-    /// the worker's queue, in due order.
-    work: sled::Tree,
-    /// Small singletons: `consent` → [`ConsentRecord`], `notices` → JSON
-    /// list of strings, `seq/YYYYMMDD` → u32 BE (that day's last sequence),
-    /// `import/unfinished` → the file's name (JSON) while an import writes.
-    meta: sled::Tree,
-    /// `application_id u64 BE` → [`OutboxRecord`] (JSON): completion mails
-    /// not yet delivered, written in the transaction that completes the work.
-    outbox: sled::Tree,
-    /// `customer_id` → [`LoginFailures`] (JSON): failed logins in a row, and
-    /// a lock. Not exported: like sessions, it is short-lived security state.
-    login_failures: sled::Tree,
-    /// `session_id (32 hex chars)` → [`SessionRecord`] (JSON).
-    sessions: sled::Tree,
-    commit: commit::GroupCommit,
-    /// See [`Store::catalogue`].
-    catalogue: Arc<RwLock<lines::KeptCatalogue>>,
-    /// Held by each submission's transaction (see [`Store::submit`]).
-    submissions: Arc<Mutex<()>>,
-    path: PathBuf,
+    engine: Arc<dyn Engine>,
+    /// The provider catalogue as last read, with its version.
+    catalogue: Arc<RwLock<Option<(u64, Catalogue)>>>,
+    location: Location,
 }
 
 impl Store {
-    /// Opens (or creates) the database in `path`, with every tree. A
-    /// database whose last import did not finish is refused
-    /// ([`StoreError::UnfinishedImport`]): only an import may open it.
-    pub fn open(path: &Path) -> Result<Self, StoreError> {
-        let store = Self::open_with(path, CACHE)?;
-        match store.unfinished_import()? {
-            Some(file) => Err(StoreError::UnfinishedImport {
+    /// Opens (or creates) the database at `location`.
+    pub async fn open(location: &Location, purpose: Purpose) -> Result<Self, StoreError> {
+        let engine: Arc<dyn Engine> = match location {
+            Location::Sled(dir) => {
+                let dir = dir.clone();
+                let engine = tokio::task::spawn_blocking(move || {
+                    sled::SledEngine::open(&dir, purpose == Purpose::Import)
+                })
+                .await
+                .map_err(|e| StoreError::Io(std::io::Error::other(e)))??;
+                Arc::new(engine)
+            }
+            Location::Postgres(url) => Arc::new(postgres::PgEngine::open(url).await?),
+        };
+        let store = Self {
+            engine,
+            catalogue: Arc::default(),
+            location: location.clone(),
+        };
+        if purpose == Purpose::Serve
+            && let Some(file) = store.engine.unfinished_import().await?
+        {
+            return Err(StoreError::UnfinishedImport {
                 file,
-                db: path.display().to_string(),
-            }),
-            None => Ok(store),
+                db: location.to_string(),
+                flag: location.flag(),
+            });
+        }
+        Ok(store)
+    }
+
+    /// A store over `engine`, opened on `location`.
+    pub fn over(engine: Arc<dyn Engine>, location: Location) -> Self {
+        Self {
+            engine,
+            catalogue: Arc::default(),
+            location,
         }
     }
 
-    /// Opens the database in `path` for `import`, even when its last import
-    /// did not finish, with a smaller cache: an import reads each record at
-    /// most once.
-    pub fn open_for_import(path: &Path) -> Result<Self, StoreError> {
-        Self::open_with(path, IMPORT_CACHE)
+    /// Where the database is.
+    pub fn location(&self) -> &Location {
+        &self.location
     }
 
-    fn open_with(path: &Path, cache: u64) -> Result<Self, StoreError> {
-        let db = sled::Config::new()
-            .path(path)
-            .mode(sled::Mode::HighThroughput)
-            .cache_capacity(cache)
-            .open()
-            .map_err(|e| match e {
-                // sled reports a held lock as `Other`, naming it in the message.
-                sled::Error::Io(io) if io.to_string().contains("could not acquire lock") => {
-                    StoreError::InUse(path.display().to_string())
-                }
-                other => StoreError::Sled(other),
-            })?;
-        let tree = |name: &str| db.open_tree(name);
-        Ok(Self {
-            lines: tree("lines")?,
-            providers: tree("providers")?,
-            settings: tree("settings")?,
-            applications: tree("applications")?,
-            line_applications: tree("line_applications")?,
-            pending: tree("pending")?,
-            idempotency: tree("idempotency")?,
-            work: tree("work")?,
-            meta: tree("meta")?,
-            sessions: tree("sessions")?,
-            login_failures: tree("login_failures")?,
-            outbox: tree("outbox")?,
-            commit: commit::GroupCommit::start(db, path.to_path_buf()),
-            catalogue: Arc::default(),
-            submissions: Arc::default(),
-            path: path.to_path_buf(),
+    /// The engine, for the operations that need no more than it gives.
+    pub fn engine(&self) -> &dyn Engine {
+        self.engine.as_ref()
+    }
+
+    /// Every provider in code order. Kept in memory and read again only
+    /// when the engine's catalogue version changes (an import or a restore,
+    /// in any process, wrote providers).
+    pub async fn catalogue(&self) -> Result<Catalogue, StoreError> {
+        let version = self.engine.catalogue_version().await?;
+        self.catalogue_at(version).await
+    }
+
+    async fn catalogue_at(&self, version: u64) -> Result<Catalogue, StoreError> {
+        if let Some((kept, catalogue)) = &*self
+            .catalogue
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            && *kept == version
+        {
+            return Ok(catalogue.clone());
+        }
+        let (version, providers) = self.engine.providers().await?;
+        let catalogue: Catalogue = providers.into();
+        *self
+            .catalogue
+            .write()
+            .unwrap_or_else(PoisonError::into_inner) = Some((version, catalogue.clone()));
+        Ok(catalogue)
+    }
+
+    /// Forgets the kept catalogue (after this process wrote providers).
+    pub fn forget_catalogue(&self) {
+        *self
+            .catalogue
+            .write()
+            .unwrap_or_else(PoisonError::into_inner) = None;
+    }
+
+    /// The providers set to 「通知する」 for a line, in code order (S2).
+    pub async fn notifications(&self, id: &CustomerId) -> Result<Vec<Notified>, StoreError> {
+        let line = self.engine.line_settings(id).await?;
+        let catalogue = self.catalogue_at(line.catalogue_version).await?;
+        let mut rows = Vec::new();
+        for (code, setting) in &line.settings {
+            if setting.setting != Setting::Notify {
+                continue;
+            }
+            let provider = catalogue
+                .binary_search_by(|(c, _)| c.cmp(code))
+                .map(|i| catalogue[i].1.clone())
+                .map_err(|_| StoreError::Corrupt {
+                    what: "settings",
+                    detail: format!("setting for unknown provider {code}"),
+                })?;
+            rows.push(Notified {
+                pending: line.is_pending(code),
+                code: code.clone(),
+                provider,
+                setting: setting.clone(),
+            });
+        }
+        Ok(rows)
+    }
+
+    /// One page of the providers that are 「通知しない」 for a line, in code
+    /// order (S3). A page past the last gives the last page.
+    pub async fn offered_page(
+        &self,
+        id: &CustomerId,
+        page: u32,
+    ) -> Result<OfferedPage, StoreError> {
+        let line = self.engine.line_settings(id).await?;
+        let catalogue = self.catalogue_at(line.catalogue_version).await?;
+        let notified: std::collections::HashSet<&ProviderCode> = line
+            .settings
+            .iter()
+            .filter(|(_, s)| s.setting == Setting::Notify)
+            .map(|(code, _)| code)
+            .collect();
+        let matching: Vec<_> = catalogue
+            .iter()
+            .filter(|(code, _)| !notified.contains(code))
+            .collect();
+        let per_page = PROVIDERS_PER_PAGE as usize;
+        let (page, pages) = rules::page_of(matching.len(), page, per_page);
+        let items = matching
+            .iter()
+            .skip((page - 1) * per_page)
+            .take(per_page)
+            .map(|(code, provider)| Offered {
+                pending: line.is_pending(code),
+                code: code.clone(),
+                provider: provider.clone(),
+            })
+            .collect();
+        Ok(OfferedPage {
+            total: matching.len() as u64,
+            page: u32::try_from(page).unwrap_or(u32::MAX),
+            pages: u32::try_from(pages).unwrap_or(u32::MAX),
+            items,
         })
     }
 
-    /// The database's folder.
-    pub fn path(&self) -> &Path {
-        &self.path
+    /// Whether a change is being worked for any provider of the line.
+    pub async fn changing(&self, id: &CustomerId) -> Result<bool, StoreError> {
+        Ok(!self.engine.line_settings(id).await?.pending.is_empty())
     }
 
-    /// Whether no line has been loaded yet.
-    pub fn has_no_lines(&self) -> bool {
-        self.lines.is_empty()
+    /// Until when `id` is locked at `now`, if it is.
+    pub async fn login_locked_until(
+        &self,
+        id: &CustomerId,
+        now: Timestamp,
+    ) -> Result<Option<Timestamp>, StoreError> {
+        let failures = self.engine.login_failures(id).await?;
+        Ok(rules::locked_until(failures.as_ref(), now))
     }
 
-    /// Waits until everything written so far is on disk. One thread serves
-    /// every waiting caller with one flush and one fsync.
-    pub fn sync(&self) -> Result<(), StoreError> {
-        self.commit.sync()
+    /// Counts a failed login; returns the lock's end when this failure
+    /// locked the ID.
+    pub async fn record_login_failure(
+        &self,
+        id: &CustomerId,
+        now: Timestamp,
+        max: u32,
+        lock_secs: i64,
+    ) -> Result<Option<Timestamp>, StoreError> {
+        let after = self
+            .engine
+            .record_login_failure(id, now, max, lock_secs)
+            .await?;
+        Ok(after.locked_until)
+    }
+
+    /// How long `addr` must wait before its next login, if it must.
+    pub async fn address_wait(
+        &self,
+        addr: IpAddr,
+        now: Timestamp,
+        limit: AddressLimit,
+    ) -> Result<Option<u64>, StoreError> {
+        self.engine.address_wait(addr, now, limit).await
     }
 }
 
-fn encode<T: Serialize>(tree: &'static str, value: &T) -> Result<Vec<u8>, StoreError> {
-    serde_json::to_vec(value).map_err(|e| StoreError::Encode {
-        tree,
-        detail: e.to_string(),
-    })
+impl std::ops::Deref for Store {
+    type Target = dyn Engine;
+
+    fn deref(&self) -> &Self::Target {
+        self.engine.as_ref()
+    }
 }
 
-fn decode<T: DeserializeOwned>(tree: &'static str, bytes: &[u8]) -> Result<T, StoreError> {
-    serde_json::from_slice(bytes).map_err(|e| StoreError::Corrupt {
-        tree,
-        detail: e.to_string(),
-    })
+/// The work and mail waiting: see [`Engine::queues`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Queues {
+    /// Steps of work queued (due or not).
+    pub work: usize,
+    /// Seconds since the application of the oldest queued step was received.
+    pub oldest_work_age_secs: i64,
+    /// Mails in the outbox.
+    pub mail: usize,
+    /// Seconds since the work of the oldest waiting mail was completed.
+    pub oldest_mail_age_secs: i64,
 }
 
-#[cfg(test)]
-mod tests {
-    use super::{StoreError, encode};
-
-    /// A value whose serialisation fails, as a map with non-string keys does.
-    struct Unwritable;
-
-    impl serde::Serialize for Unwritable {
-        fn serialize<S: serde::Serializer>(&self, _: S) -> Result<S::Ok, S::Error> {
-            Err(serde::ser::Error::custom("cannot be written"))
-        }
-    }
-
-    #[test]
-    fn a_record_that_cannot_be_encoded_is_an_error_not_empty_bytes() {
-        let outcome = encode("sessions", &Unwritable);
-        assert!(
-            matches!(&outcome, Err(StoreError::Encode { tree: "sessions", detail }) if detail.contains("cannot be written")),
-            "{outcome:?}"
-        );
-    }
+/// Everything [`Engine::audit`] reads, each list in key order.
+#[derive(Debug, Clone)]
+pub struct Audit {
+    /// Every application, in ID order.
+    pub applications: Vec<ApplicationRecord>,
+    /// The line index: (line, application).
+    pub line_applications: Vec<(CustomerId, ApplicationId)>,
+    /// Every recorded setting: (line, provider, setting).
+    pub settings: Vec<(CustomerId, ProviderCode, SettingRecord)>,
+    /// Pending markers: (line, provider, the application changing it).
+    pub pending: Vec<(CustomerId, ProviderCode, ApplicationId)>,
+    /// Idempotency keys: (line, key, the application it made).
+    pub idempotency: Vec<(CustomerId, String, ApplicationId)>,
+    /// The worker's queue: (due, application, step), in due order.
+    pub work: Vec<(Timestamp, ApplicationId, WorkStep)>,
+    /// Completion mails not yet delivered: (application, entry).
+    pub outbox: Vec<(ApplicationId, OutboxRecord)>,
 }

@@ -1,10 +1,13 @@
-//! The values stored in the trees, as JSON. Each is small (well under the
-//! ~128 KiB above which sled writes values to separately synced blob files).
+//! The records the store keeps and returns, the same for every engine.
+//! sled stores them as JSON values; PostgreSQL as rows; the export writes
+//! them as JSON (`store::export`).
 
 use serde::{Deserialize, Serialize};
 use shared::api::{ChangeRow, ServiceRow};
+
 use shared::domain::{
-    Applicant, ApplicationId, ApplicationState, CustomerId, Date, Setting, SettingMethod, Timestamp,
+    Applicant, ApplicationId, ApplicationState, CustomerId, Date, ProviderCode, Setting,
+    SettingMethod, Timestamp,
 };
 
 /// A line: its hashed access key and the services on its top page.
@@ -63,7 +66,7 @@ pub struct ApplicationRecord {
     /// Where it stands.
     pub state: ApplicationState,
     /// The changes, with the providers' names as they were.
-    pub changes: Vec<ChangeRow>,
+    pub changes: Vec<ChangeRecord>,
     /// The applicant.
     pub applicant: Applicant,
     /// The consent document's version agreed to.
@@ -75,6 +78,31 @@ pub struct ApplicationRecord {
     /// When the completion mail was delivered, if it was wished and sent.
     #[serde(default)]
     pub mail_sent_at: Option<Timestamp>,
+}
+
+/// One change of an application, with the provider's names as they were
+/// when it was submitted.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChangeRecord {
+    /// The provider's code.
+    pub provider: ProviderCode,
+    /// サービス名
+    pub service_name: String,
+    /// サービス提供者名
+    pub provider_name: String,
+    /// The setting asked for.
+    pub setting: Setting,
+}
+
+impl From<ChangeRecord> for ChangeRow {
+    fn from(c: ChangeRecord) -> Self {
+        Self {
+            provider: c.provider,
+            service_name: c.service_name,
+            provider_name: c.provider_name,
+            setting: c.setting,
+        }
+    }
 }
 
 /// A completion mail waiting to be delivered (the mail itself is composed
@@ -110,4 +138,113 @@ pub struct LoginFailures {
     pub last_at: Timestamp,
     /// Locked until then, if locked.
     pub locked_until: Option<Timestamp>,
+}
+
+/// What a line has set and what is changing for it: its recorded settings
+/// and its pending changes, read together, with the version of the
+/// provider catalogue they were read against.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LineSettings {
+    /// The catalogue's version when these were read (see
+    /// [`crate::store::Store::catalogue`]).
+    pub catalogue_version: u64,
+    /// Every recorded setting, in provider code order. A provider without
+    /// one is 「通知しない」.
+    pub settings: Vec<(ProviderCode, SettingRecord)>,
+    /// The providers with a change being worked, and the application
+    /// working it, in provider code order.
+    pub pending: Vec<(ProviderCode, ApplicationId)>,
+}
+
+impl LineSettings {
+    /// Whether a change is being worked for `code`.
+    pub fn is_pending(&self, code: &ProviderCode) -> bool {
+        self.pending.iter().any(|(c, _)| c == code)
+    }
+}
+
+/// A provider that a line has set to 「通知する」 (S2).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Notified {
+    /// The provider's code.
+    pub code: ProviderCode,
+    /// The provider.
+    pub provider: ProviderRecord,
+    /// The line's setting for it.
+    pub setting: SettingRecord,
+    /// Whether a change for it is being worked.
+    pub pending: bool,
+}
+
+/// A provider that a line may add (S3).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Offered {
+    /// The provider's code.
+    pub code: ProviderCode,
+    /// The provider.
+    pub provider: ProviderRecord,
+    /// Whether a change for it is being worked.
+    pub pending: bool,
+}
+
+/// One page of [`Offered`] providers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OfferedPage {
+    /// How many providers the line may add, on all pages.
+    pub total: u64,
+    /// This page's number, from 1.
+    pub page: u32,
+    /// How many pages there are (at least 1).
+    pub pages: u32,
+    /// This page's providers, in code order.
+    pub items: Vec<Offered>,
+}
+
+/// What an import writes before its lines: small, so kept whole.
+#[derive(Debug, Clone, Default)]
+pub struct ImportHead {
+    /// Providers to add or update.
+    pub providers: Vec<(ProviderCode, ProviderRecord)>,
+    /// Notices replacing the old ones, if given.
+    pub notices: Option<Vec<String>>,
+    /// A consent document replacing the old one, if given.
+    pub consent: Option<ConsentRecord>,
+}
+
+/// One line to import.
+#[derive(Debug, Clone)]
+pub struct LineImport {
+    /// Its customer ID.
+    pub id: CustomerId,
+    /// Its record.
+    pub record: LineRecord,
+    /// Its settings per provider.
+    pub settings: Vec<(ProviderCode, SettingRecord)>,
+}
+
+/// How many records an import wrote (records equal to the stored ones are
+/// not written, so a second import of one file reports zeros).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ImportReport {
+    /// Providers added or changed.
+    pub providers: usize,
+    /// Lines added or changed.
+    pub lines: usize,
+    /// Settings added or changed.
+    pub settings: usize,
+    /// Whether the notices changed.
+    pub notices: bool,
+    /// Whether the consent document changed.
+    pub consent: bool,
+}
+
+impl ImportReport {
+    /// Adds what `other` wrote.
+    pub fn add(&mut self, other: Self) {
+        self.providers += other.providers;
+        self.lines += other.lines;
+        self.settings += other.settings;
+        self.notices |= other.notices;
+        self.consent |= other.consent;
+    }
 }

@@ -1,5 +1,6 @@
 //! The worker: applies each application's changes after the work delay,
-//! and resumes whatever is queued after a restart (the queue is in sled).
+//! and resumes whatever is queued after a restart (the queue is in the
+//! store; with several processes, each step is claimed by one).
 
 use std::time::Duration;
 
@@ -9,27 +10,31 @@ use crate::store::WorkStep;
 /// The longest the worker sleeps without looking at the queue.
 const MAX_SLEEP: Duration = Duration::from_secs(30);
 
+/// Runs the steps due now; says when the next is due and whether a
+/// completion mail was queued.
+async fn pass(
+    state: &AppState,
+) -> Result<(Option<shared::domain::Timestamp>, bool), crate::store::StoreError> {
+    let mut mail = false;
+    for (record, step) in state.store.run_due_work(now()).await? {
+        match step {
+            WorkStep::Start => tracing::info!(id = %record.id, "work started"),
+            WorkStep::Complete => {
+                tracing::info!(id = %record.id, "work completed");
+                metrics::counter!("kaisen_applications_completed_total").increment(1);
+                mail |= record.applicant.wants_mail;
+            }
+        }
+    }
+    Ok((state.store.next_work_due().await?, mail))
+}
+
 /// Runs until `stop` turns true: do what is due, then sleep until the next
 /// step is due or new work is queued. A pass that has begun is finished
 /// before it stops (each step is one transaction, synced at the end).
 pub async fn run(state: AppState, mut stop: tokio::sync::watch::Receiver<bool>) {
     while !*stop.borrow() {
-        let next = state
-            .blocking(|store| {
-                let mut mail = false;
-                for (record, step) in store.run_due_work(now())? {
-                    match step {
-                        WorkStep::Start => tracing::info!(id = %record.id, "work started"),
-                        WorkStep::Complete => {
-                            tracing::info!(id = %record.id, "work completed");
-                            metrics::counter!("kaisen_applications_completed_total").increment(1);
-                            mail |= record.applicant.wants_mail;
-                        }
-                    }
-                }
-                Ok::<_, crate::store::StoreError>((store.next_work_due()?, mail))
-            })
-            .await;
+        let next = pass(&state).await;
         if let Ok((_, true)) = next {
             state.mail_queued.notify_one();
         }

@@ -278,8 +278,8 @@ fn spellings(id: &str) -> Vec<String> {
 async fn another_line_calling_every_route_with_a_lines_identifiers_sees_only_its_own_data() {
     // Line A: one application completed (so a setting changed), then one
     // left pending (the second server's work takes an hour).
-    let dir = tempfile::TempDir::new().expect("a folder");
-    let first = spawn_app_on(dir.path(), |c| c.work_delay = Duration::from_secs(1)).await;
+    let db = crate::helpers::TestDatabase::new().await;
+    let first = spawn_app_on(&db, |c| c.work_delay = Duration::from_secs(1)).await;
     first.import(fixture()).await.expect("the fixture imports");
     let a = first.line_a().await;
     let done_draft = a.draft("notify", &["W0010"]).await;
@@ -288,7 +288,7 @@ async fn another_line_calling_every_route_with_a_lines_identifiers_sees_only_its
     let done_id = done.body["id"].as_str().expect("an ID").to_owned();
     a.wait_until_completed(&done_id).await;
     first.stop();
-    let app = spawn_app_on(dir.path(), |c| c.work_delay = Duration::from_secs(3600)).await;
+    let app = spawn_app_on(&db, |c| c.work_delay = Duration::from_secs(3600)).await;
     let a = app.line_a().await;
     let pending_draft = a.draft("do_not_notify", &["W0002"]).await;
     let pending = a.submit_draft(&pending_draft).await;

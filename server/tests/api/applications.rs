@@ -796,8 +796,8 @@ async fn a_receipt_keeps_the_provider_names_as_they_were() {
 
 #[tokio::test]
 async fn pending_work_is_done_after_a_restart() {
-    let dir = tempfile::TempDir::new().expect("a folder");
-    let first = spawn_app_on(dir.path(), |c| c.work_delay = SLOW_WORK).await;
+    let db = crate::helpers::TestDatabase::new().await;
+    let first = spawn_app_on(&db, |c| c.work_delay = SLOW_WORK).await;
     first.import(fixture()).await.expect("the fixture imports");
     let client = first.line_a().await;
     let id = client.submit_ok("notify", &["W0010"]).await;
@@ -811,7 +811,7 @@ async fn pending_work_is_done_after_a_restart() {
             .is_err(),
         "the first server is gone"
     );
-    let second = spawn_app_on(dir.path(), |c| c.work_delay = Duration::from_secs(3600)).await;
+    let second = spawn_app_on(&db, |c| c.work_delay = Duration::from_secs(3600)).await;
     let client = second.line_a().await;
     // Not done by the first server: still pending when the second starts.
     let receipt = client.get(&format!("/api/applications/{id}")).await;
@@ -839,8 +839,8 @@ async fn pending_work_is_done_after_a_restart() {
 
 #[tokio::test]
 async fn completed_work_is_not_applied_again_after_a_restart() {
-    let dir = tempfile::TempDir::new().expect("a folder");
-    let first = spawn_app_on(dir.path(), |_| {}).await;
+    let db = crate::helpers::TestDatabase::new().await;
+    let first = spawn_app_on(&db, |_| {}).await;
     first.import(fixture()).await.expect("the fixture imports");
     let client = first.line_a().await;
     let id = client.submit_ok("notify", &["W0010"]).await;
@@ -848,7 +848,7 @@ async fn completed_work_is_not_applied_again_after_a_restart() {
     let before = client.notification("W0010").await;
     first.stop();
 
-    let second = spawn_app_on(dir.path(), |_| {}).await;
+    let second = spawn_app_on(&db, |_| {}).await;
     let client = second.line_a().await;
     tokio::time::sleep(Duration::from_millis(500)).await;
 

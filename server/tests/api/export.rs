@@ -3,71 +3,64 @@
 //! byte-identical, the restored database serves, and a refused restore
 //! (database not empty, file tampered with or truncated) writes nothing.
 
-use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
-use shared::domain::ApplicationId;
 use tempfile::TempDir;
 
 use crate::helpers::{
-    Client, KEY_A, KEY_B, LINE_A, LINE_B, NOTICES, WORK_TIMEOUT, fixture, open_store, rows,
-    spawn_app_on,
+    Client, KEY_A, KEY_B, LINE_A, LINE_B, NOTICES, TestDatabase, WORK_TIMEOUT, fixture, open_store,
+    rows, spawn_app_on,
 };
 
-/// Runs an operator function off the async workers. A server or operator
-/// command that has just let go of a folder may hold sled's lock a moment
-/// longer (its last handles are dropped on other threads), so "in use" is
-/// retried for a few seconds, as an operator would simply run it again.
-async fn operator(
-    f: impl Fn() -> Result<String, String> + Send + 'static,
-) -> Result<String, String> {
-    tokio::task::spawn_blocking(move || {
-        let deadline = Instant::now() + Duration::from_secs(10);
-        loop {
-            match f() {
-                Err(e) if e.contains("in use") && Instant::now() < deadline => {
-                    std::thread::sleep(Duration::from_millis(50));
-                }
-                outcome => return outcome,
+/// Runs an operator command. A server or operator command that has just
+/// let go of a folder may hold sled's lock a moment longer (its last
+/// handles are dropped on other threads), so "in use" is retried for a few
+/// seconds, as an operator would simply run it again.
+async fn operator(f: impl AsyncFn() -> Result<String, String>) -> Result<String, String> {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        match f().await {
+            Err(e) if e.contains("in use") && Instant::now() < deadline => {
+                tokio::time::sleep(Duration::from_millis(50)).await;
             }
+            outcome => return outcome,
         }
-    })
-    .await
-    .expect("the operator command does not panic")
+    }
 }
 
-/// `kaisen export <file> --db <db>`.
-async fn export(db: &Path, file: &Path) -> Result<String, String> {
-    let (db, file) = (db.to_path_buf(), file.to_path_buf());
-    operator(move || kaisen::operator::run_export(&file, &db)).await
+/// `kaisen export <file> --db <db>` (or `--database <url>`).
+async fn export(db: &TestDatabase, file: &Path) -> Result<String, String> {
+    let database = db.database();
+    operator(async || kaisen::operator::run_export(file, &database).await).await
 }
 
-/// `kaisen restore <file> --db <db>`.
-async fn restore(db: &Path, file: &Path) -> Result<String, String> {
-    let (db, file) = (db.to_path_buf(), file.to_path_buf());
-    operator(move || kaisen::operator::run_restore(&file, &db)).await
+/// `kaisen restore <file> --db <db>` (or `--database <url>`).
+async fn restore(db: &TestDatabase, file: &Path) -> Result<String, String> {
+    let database = db.database();
+    operator(async || kaisen::operator::run_restore(file, &database).await).await
 }
 
 /// `kaisen import <file> --db <db>` with the fixture.
-async fn import_fixture(db: &Path, scratch: &Path) {
+async fn import_fixture(db: &TestDatabase, scratch: &Path) {
     let file = scratch.join("fixture.json");
     std::fs::write(&file, fixture().to_string()).expect("written");
-    let db = db.to_path_buf();
-    operator(move || kaisen::operator::run_import(&file, &db))
+    let database = db.database();
+    operator(async || kaisen::operator::run_import(&file, &database).await)
         .await
         .expect("the fixture imports");
 }
 
-/// Which tree holds data in `db`, if any (waiting for the folder's lock).
-async fn first_non_empty_tree(db: &Path) -> Option<&'static str> {
-    let db = db.to_path_buf();
-    tokio::task::spawn_blocking(move || open_store(&db).first_non_empty_tree())
+/// What `db` holds, if anything (waiting for the folder's lock).
+async fn holds_data(db: &TestDatabase) -> Option<&'static str> {
+    open_store(db)
         .await
-        .expect("no panic")
+        .holds_data()
+        .await
+        .expect("the database reads")
 }
 
 /// A port on which nothing listens: a relay that is down.
@@ -125,7 +118,7 @@ async fn wait_for_state(client: &Client, id: &str, state: &str) -> Value {
 /// applications still being worked (pending changes, queued work), their
 /// idempotency keys and the day's sequence, and live sessions. Every server
 /// on it is stopped when this returns.
-async fn populated_database(db: &Path) -> Populated {
+async fn populated_database(db: &TestDatabase) -> Populated {
     let relay = closed_smtp_url();
     let first = spawn_app_on(db, |c| c.smtp_url = Some(relay.clone().into())).await;
     first.import(fixture()).await.expect("the fixture imports");
@@ -144,7 +137,7 @@ async fn populated_database(db: &Path) -> Populated {
     // The relay refused: both mails wait, with a failed attempt recorded.
     let deadline = Instant::now() + WORK_TIMEOUT;
     loop {
-        let outbox = first.store.outbox().expect("the outbox reads");
+        let outbox = first.store.outbox().await.expect("the outbox reads");
         if outbox.len() == 2 && outbox.iter().all(|(_, mail)| mail.attempts > 0) {
             break;
         }
@@ -193,12 +186,6 @@ async fn populated_database(db: &Path) -> Populated {
     }
 }
 
-/// The hex of an application's storage key (its number, big-endian).
-fn key_hex(id: &str) -> String {
-    let id = ApplicationId::parse(id).expect("an ID");
-    hex::encode(id.to_u64().to_be_bytes())
-}
-
 /// The lines of an export, as JSON.
 fn parsed_lines(bytes: &[u8]) -> Vec<Value> {
     std::str::from_utf8(bytes)
@@ -208,26 +195,37 @@ fn parsed_lines(bytes: &[u8]) -> Vec<Value> {
         .collect()
 }
 
-/// The records of one tree.
-fn in_tree<'a>(records: &'a [Value], tree: &str) -> Vec<&'a Value> {
-    records.iter().filter(|r| r["tree"] == tree).collect()
+/// A record's kind: its one key.
+fn kind(record: &Value) -> &str {
+    let object = record.as_object().expect("a record is an object");
+    assert_eq!(object.len(), 1, "{record}");
+    object.keys().next().expect("one key")
 }
 
-/// A folder for a test: `db` (the source), `restored`, and files.
+/// The records of one kind, unwrapped.
+fn of_kind<'a>(records: &'a [Value], kind_: &str) -> Vec<&'a Value> {
+    records
+        .iter()
+        .filter(|r| kind(r) == kind_)
+        .map(|r| &r[kind_])
+        .collect()
+}
+
+/// What a test needs: `db` (the source), `restored`, and a folder for
+/// files.
 struct Folders {
     _root: TempDir,
-    db: PathBuf,
-    restored: PathBuf,
+    db: TestDatabase,
+    restored: TestDatabase,
     root: PathBuf,
 }
 
-fn folders() -> Folders {
+async fn folders() -> Folders {
     let root = TempDir::new().expect("a folder");
-    let path = root.path().to_path_buf();
     Folders {
-        db: path.join("db"),
-        restored: path.join("restored"),
-        root: path,
+        db: TestDatabase::new().await,
+        restored: TestDatabase::new().await,
+        root: root.path().to_path_buf(),
         _root: root,
     }
 }
@@ -245,7 +243,7 @@ async fn small_export(f: &Folders) -> Vec<u8> {
 
 #[tokio::test]
 async fn export_then_restore_then_export_is_byte_identical() {
-    let f = folders();
+    let f = folders().await;
     let p = populated_database(&f.db).await;
     let first = f.root.join("first.jsonl");
     let second = f.root.join("second.jsonl");
@@ -265,7 +263,7 @@ async fn export_then_restore_then_export_is_byte_identical() {
     let lines = parsed_lines(&bytes);
     assert_eq!(
         lines[0],
-        json!({"format": "kaisen-export", "version": 1}),
+        json!({"format": "kaisen-export", "version": 2}),
         "the header"
     );
     let records = &lines[1..lines.len() - 1];
@@ -288,42 +286,43 @@ async fn export_then_restore_then_export_is_byte_identical() {
         "{restored}"
     );
 
-    // Every durable tree is there; sessions are not.
-    let trees: BTreeSet<&str> = records
-        .iter()
-        .map(|r| r["tree"].as_str().expect("a tree"))
-        .collect();
+    // Every kind of record is there, in the format's order; sessions,
+    // pending changes and queued work are not (they follow from the rest).
+    let mut kinds: Vec<&str> = records.iter().map(kind).collect();
+    kinds.dedup();
     assert_eq!(
-        trees.into_iter().collect::<Vec<_>>(),
+        kinds,
         [
-            "applications",
-            "idempotency",
-            "line_applications",
-            "lines",
-            "meta",
-            "outbox",
-            "pending",
-            "providers",
-            "settings",
-            "work",
+            "consent",
+            "notices",
+            "provider",
+            "line",
+            "setting",
+            "sequence",
+            "application",
+            "outbox"
         ]
     );
-    // Records go by tree, then key.
-    let order: Vec<(String, String)> = records
-        .iter()
-        .map(|r| (r["tree"].to_string(), r["key"].to_string()))
-        .collect();
-    let mut sorted = order.clone();
-    sorted.sort();
-    sorted.dedup();
-    assert_eq!(order, sorted);
-    let in_tree = |tree: &str| in_tree(records, tree);
+    // Within a kind, records go by key.
+    let keys = |kind_: &str, key: &dyn Fn(&Value) -> String| {
+        let keys: Vec<String> = of_kind(records, kind_).into_iter().map(key).collect();
+        let mut sorted = keys.clone();
+        sorted.sort();
+        sorted.dedup();
+        assert_eq!(keys, sorted, "{kind_} records out of order");
+    };
+    keys("provider", &|r| r["code"].to_string());
+    keys("line", &|r| r["customer_id"].to_string());
+    keys("setting", &|r| {
+        format!("{}{}", r["customer_id"], r["provider"])
+    });
+    keys("application", &|r| r["id"].to_string());
 
-    // The applications, whole, as JSON.
-    let applications = in_tree("applications");
+    // The applications, whole.
+    let applications = of_kind(records, "application");
     let ids: Vec<&str> = applications
         .iter()
-        .map(|r| r["value"]["id"].as_str().expect("an ID"))
+        .map(|r| r["id"].as_str().expect("an ID"))
         .collect();
     let mut expected = vec![
         p.mailed.as_str(),
@@ -335,65 +334,62 @@ async fn export_then_restore_then_export_is_byte_identical() {
     expected.sort();
     assert_eq!(ids, expected);
     for record in &applications {
-        let id = record["value"]["id"].as_str().expect("an ID");
-        assert_eq!(record["key"], key_hex(id).as_str());
-        let state = &record["value"]["state"];
+        let id = record["id"].as_str().expect("an ID");
+        let state = &record["state"];
         if id == p.pending_a || id == p.pending_b {
             assert_eq!(state, "in_progress", "{record}");
         } else {
             assert_eq!(state, "completed", "{record}");
         }
+        assert!(
+            record["idempotency_key"]
+                .as_str()
+                .is_some_and(|k| !k.is_empty())
+        );
     }
     // The two wished mails wait in the outbox, after a refused attempt.
-    let outbox = in_tree("outbox");
+    let outbox = of_kind(records, "outbox");
     assert_eq!(
-        outbox.iter().map(|r| r["key"].clone()).collect::<Vec<_>>(),
-        [json!(key_hex(&p.mailed)), json!(key_hex(&p.mailed_b))]
-    );
-    assert!(
         outbox
             .iter()
-            .all(|r| r["value"]["attempts"].as_u64() > Some(0)),
+            .map(|r| r["application_id"].clone())
+            .collect::<Vec<_>>(),
+        [json!(p.mailed), json!(p.mailed_b)]
+    );
+    assert!(
+        outbox.iter().all(|r| r["attempts"].as_u64() > Some(0)),
         "{outbox:?}"
     );
-    // Pending changes point at their application; binary values are hex.
-    let pending = in_tree("pending");
-    assert_eq!(pending.len(), 3, "W0011 and W0012 of A, W0001 of B");
-    let w0011_of_a = hex::encode(format!("{LINE_A}\0W0011"));
-    assert!(
-        pending
-            .iter()
-            .any(|r| r["key"] == w0011_of_a.as_str() && r["hex"] == key_hex(&p.pending_a).as_str()),
-        "{pending:?}"
-    );
-    // Each application's completion step waits in the work queue.
-    assert_eq!(in_tree("work").len(), 2);
-    assert!(in_tree("work").iter().all(|r| r["hex"] == "01"));
-    assert_eq!(in_tree("idempotency").len(), 5);
-    assert_eq!(in_tree("line_applications").len(), 5);
-    assert!(in_tree("line_applications").iter().all(|r| r["hex"] == ""));
-    // meta: the consent, the notices and the day's sequence (5, as a u32).
-    let meta = in_tree("meta");
-    let meta_keys: Vec<String> = meta
+    // The consent, the notices and the day's last sequence number in use:
+    // 5 on sled; with PostgreSQL, two portals drew blocks, so the highest
+    // of the IDs.
+    assert_eq!(of_kind(records, "consent")[0]["version"], "2026-04");
+    assert_eq!(*of_kind(records, "notices")[0], json!(NOTICES));
+    let sequences = of_kind(records, "sequence");
+    assert_eq!(sequences.len(), 1, "{sequences:?}");
+    let highest = ids
         .iter()
-        .map(|r| {
-            String::from_utf8(hex::decode(r["key"].as_str().expect("hex")).expect("hex"))
-                .expect("UTF-8")
-        })
-        .collect();
-    assert_eq!(meta_keys[..2], ["consent", "notices"]);
-    assert_eq!(meta[1]["value"], json!(NOTICES));
-    assert_eq!(meta[0]["value"]["version"], "2026-04");
-    assert!(meta_keys[2].starts_with("seq/"), "{meta_keys:?}");
-    assert_eq!(meta[2]["hex"], "00000005");
-    assert_eq!(in_tree("lines").len(), 2);
-    assert_eq!(in_tree("providers").len(), crate::helpers::PROVIDERS);
+        .map(|id| id[8..15].parse::<u64>().expect("digits"))
+        .max();
+    assert_eq!(sequences[0]["last"].as_u64(), highest);
+    if f.db.folder().is_some() {
+        assert_eq!(highest, Some(5));
+    }
+    // The day of the IDs (YYYYMMDD) as YYYY-MM-DD.
+    let id = ids[0];
+    let day = format!("{}-{}-{}", &id[..4], &id[4..6], &id[6..8]);
+    assert_eq!(sequences[0]["day"], day);
+    assert_eq!(of_kind(records, "line").len(), 2);
+    assert_eq!(
+        of_kind(records, "provider").len(),
+        crate::helpers::PROVIDERS
+    );
     assert!(!String::from_utf8_lossy(&bytes).contains(KEY_A));
 }
 
 #[tokio::test]
 async fn a_restored_database_serves_the_original_keys_and_receipts() {
-    let f = folders();
+    let f = folders().await;
     let p = populated_database(&f.db).await;
     let file = f.root.join("export.jsonl");
     export(&f.db, &file).await.expect("exported");
@@ -448,6 +444,7 @@ async fn a_restored_database_serves_the_original_keys_and_receipts() {
     let outbox: Vec<String> = app
         .store
         .outbox()
+        .await
         .expect("the outbox reads")
         .into_iter()
         .map(|(id, _)| id.to_string())
@@ -459,7 +456,7 @@ async fn a_restored_database_serves_the_original_keys_and_receipts() {
 
 #[tokio::test]
 async fn restore_into_a_database_that_holds_data_is_refused_and_changes_nothing() {
-    let f = folders();
+    let f = folders().await;
     let file = f.root.join("small.jsonl");
     std::fs::write(&file, small_export(&f).await).expect("written");
     import_fixture(&f.restored, &f.root).await;
@@ -471,7 +468,7 @@ async fn restore_into_a_database_that_holds_data_is_refused_and_changes_nothing(
     assert_eq!(
         refused,
         format!(
-            "restore refused, nothing written: {}: the database is not empty (tree lines has records); restore only loads into an empty database",
+            "restore refused, nothing written: {}: the database is not empty (it holds lines); restore only loads into an empty database",
             file.display()
         )
     );
@@ -485,7 +482,7 @@ async fn restore_into_a_database_that_holds_data_is_refused_and_changes_nothing(
 
 #[tokio::test]
 async fn a_tampered_line_fails_the_checksum_and_nothing_is_written() {
-    let f = folders();
+    let f = folders().await;
     let mut bytes = small_export(&f).await;
     let lines = bytes.iter().filter(|&&b| b == b'\n').count();
     // One byte of the applicant's address, inside a stored JSON string: the
@@ -507,12 +504,12 @@ async fn a_tampered_line_fails_the_checksum_and_nothing_is_written() {
         )),
         "{refused}"
     );
-    assert_eq!(first_non_empty_tree(&f.restored).await, None);
+    assert_eq!(holds_data(&f.restored).await, None);
 }
 
 #[tokio::test]
 async fn a_truncated_export_is_refused_naming_the_line_and_nothing_is_written() {
-    let f = folders();
+    let f = folders().await;
     let bytes = small_export(&f).await;
     let lines = bytes.iter().filter(|&&b| b == b'\n').count();
     let line_starts: Vec<usize> = std::iter::once(0)
@@ -555,11 +552,13 @@ async fn a_truncated_export_is_refused_naming_the_line_and_nothing_is_written() 
                 file.display()
             )
         );
-        assert_eq!(first_non_empty_tree(&f.restored).await, None);
+        assert_eq!(holds_data(&f.restored).await, None);
     }
-    // A record line dropped whole: the count says so, on the closing line.
-    let mut dropped = bytes[..line_starts[4]].to_vec();
-    dropped.extend_from_slice(&bytes[line_starts[5]..]);
+    // A record line dropped whole (the notices, which nothing refers to):
+    // the count says so, on the closing line.
+    assert!(bytes[line_starts[2]..].starts_with(b"{\"notices\":"));
+    let mut dropped = bytes[..line_starts[2]].to_vec();
+    dropped.extend_from_slice(&bytes[line_starts[3]..]);
     let file = f.root.join("dropped.jsonl");
     std::fs::write(&file, &dropped).expect("written");
     let refused = restore(&f.restored, &file).await.expect_err("refused");
@@ -572,29 +571,29 @@ async fn a_truncated_export_is_refused_naming_the_line_and_nothing_is_written() 
         )),
         "{refused}"
     );
-    assert_eq!(first_non_empty_tree(&f.restored).await, None);
+    assert_eq!(holds_data(&f.restored).await, None);
 }
 
 #[tokio::test]
 async fn an_export_of_another_format_or_version_or_a_broken_line_is_refused_naming_the_line() {
-    let f = folders();
+    let f = folders().await;
     let bytes = small_export(&f).await;
     let text = String::from_utf8(bytes).expect("UTF-8");
-    let header = r#"{"format":"kaisen-export","version":1}"#;
+    let header = r#"{"format":"kaisen-export","version":2}"#;
     assert!(text.starts_with(header), "{text:.80}");
 
     for (variant, expected) in [
         (
-            text.replacen(header, r#"{"format":"kaisen-export","version":2}"#, 1),
-            "line 1: version 2 is not supported (this kaisen reads version 1)",
+            text.replacen(header, r#"{"format":"kaisen-export","version":1}"#, 1),
+            "line 1: version 1 is not supported (this kaisen reads version 2; to move a version 1 export",
         ),
         (
-            text.replacen(header, r#"{"format":"other","version":1}"#, 1),
+            text.replacen(header, r#"{"format":"other","version":2}"#, 1),
             r#"line 1: format is "other", expected "kaisen-export""#,
         ),
         (
-            text.replacen(r#""tree":"lines""#, r#""tree":"linez""#, 1),
-            r#"unknown tree "linez""#,
+            text.replacen(r#"{"line":"#, r#"{"linez":"#, 1),
+            "unknown variant `linez`",
         ),
         (String::new(), "line 1: the file is empty"),
     ] {
@@ -605,13 +604,13 @@ async fn an_export_of_another_format_or_version_or_a_broken_line_is_refused_nami
             refused.starts_with("restore refused, nothing written: ") && refused.contains(expected),
             "{refused}"
         );
-        assert_eq!(first_non_empty_tree(&f.restored).await, None);
+        assert_eq!(holds_data(&f.restored).await, None);
     }
 }
 
 #[tokio::test]
 async fn export_never_overwrites_a_file_and_refuses_a_database_a_server_holds() {
-    let f = folders();
+    let f = folders().await;
     let bytes = small_export(&f).await;
     let existing = f.root.join("small.jsonl");
 
@@ -619,18 +618,23 @@ async fn export_never_overwrites_a_file_and_refuses_a_database_a_server_holds() 
     assert!(refused.contains("already exists"), "{refused}");
     assert_eq!(std::fs::read(&existing).expect("readable"), bytes);
 
-    // A running server holds the database: export says so at once.
+    // A running server holds a sled folder: export says so at once. With
+    // PostgreSQL it exports while the portal serves.
     let app = spawn_app_on(&f.db, |_| {}).await;
-    let (db, file) = (f.db.clone(), f.root.join("live.jsonl"));
-    let refused = tokio::task::spawn_blocking(move || kaisen::operator::run_export(&file, &db))
-        .await
-        .expect("no panic")
-        .expect_err("refused");
-    assert!(
-        refused.contains("in use by another kaisen process"),
-        "{refused}"
-    );
-    assert!(!f.root.join("live.jsonl").exists());
+    let file = f.root.join("live.jsonl");
+    let exported = kaisen::operator::run_export(&file, &f.db.database()).await;
+    if f.db.folder().is_some() {
+        let refused = exported.expect_err("refused");
+        assert!(
+            refused.contains("in use by another kaisen process"),
+            "{refused}"
+        );
+        assert!(!f.root.join("live.jsonl").exists());
+    } else {
+        exported.expect("exported while serving");
+        let written = std::fs::read(&file).expect("written");
+        assert!(written.starts_with(br#"{"format":"kaisen-export","version":2}"#));
+    }
     assert!(!f.root.join("live.jsonl.partial").exists());
     app.stop();
 }

@@ -1,6 +1,11 @@
-//! `spawn_app()`: the real server on `127.0.0.1:0` with a temporary sled
-//! database, a temporary client folder and a small fixture loaded through
-//! the real import path; plus a cookie-keeping client per logged-in line.
+//! `spawn_app()`: the real server on `127.0.0.1:0` with a fresh database, a
+//! temporary client folder and a small fixture loaded through the real
+//! import path; plus a cookie-keeping client per logged-in line.
+//!
+//! The database is a temporary sled folder, or with
+//! `KAISEN_TEST_ENGINE=postgres` a fresh database on a private PostgreSQL
+//! cluster (one per test binary): the same tests hold both engines to the
+//! same behaviour.
 //!
 //! Each app runs on its own tokio runtime on its own thread, so that it can
 //! be stopped for real (every `Store` handle dropped, sled's folder lock
@@ -12,7 +17,7 @@ use std::time::{Duration, Instant};
 use kaisen::config::ServeConfig;
 use kaisen::import::{ImportError, ImportFile};
 use kaisen::startup::Server;
-use kaisen::store::{ImportReport, Store};
+use kaisen::store::{ImportReport, Location, Purpose, Store};
 use reqwest::StatusCode;
 use reqwest::header::HeaderMap;
 use serde_json::{Value, json};
@@ -100,31 +105,98 @@ pub fn import_file(json: Value) -> ImportFile {
 
 /// Imports through the real import path, off the async workers (Argon2).
 pub async fn import(store: &Store, json: Value) -> Result<ImportReport, ImportError> {
-    let store = store.clone();
-    tokio::task::spawn_blocking(move || kaisen::import::import(&store, import_file(json)))
-        .await
-        .expect("the import task does not panic")
+    kaisen::import::import(store, import_file(json)).await
 }
 
-/// Opens the store in `dir`, waiting while a stopped server's last handles
+/// Whether the tests run on PostgreSQL (`KAISEN_TEST_ENGINE=postgres`).
+pub fn on_postgres() -> bool {
+    std::env::var("KAISEN_TEST_ENGINE").is_ok_and(|e| e == "postgres")
+}
+
+/// The private cluster the PostgreSQL runs of this binary share.
+fn cluster() -> &'static testkit::Cluster {
+    static CLUSTER: std::sync::OnceLock<testkit::Cluster> = std::sync::OnceLock::new();
+    CLUSTER.get_or_init(|| {
+        testkit::Cluster::shared(testkit::Options::default())
+            .expect("a private PostgreSQL cluster starts")
+    })
+}
+
+/// A fresh, empty database of the engine under test: a sled folder not
+/// yet made, or a new PostgreSQL database. A sled folder is removed with
+/// the value.
+pub struct TestDatabase {
+    /// Where it is.
+    pub location: Location,
+    _dir: Option<TempDir>,
+}
+
+impl TestDatabase {
+    /// A fresh database.
+    pub async fn new() -> Self {
+        if on_postgres() {
+            static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+            let name = format!(
+                "api_{}_{}",
+                std::process::id(),
+                NEXT.fetch_add(1, std::sync::atomic::Ordering::SeqCst)
+            );
+            let url = tokio::task::spawn_blocking(move || cluster().create_database(&name))
+                .await
+                .expect("no panic")
+                .expect("a database");
+            Self {
+                location: Location::Postgres(url),
+                _dir: None,
+            }
+        } else {
+            let dir = TempDir::new().expect("a temporary folder");
+            Self {
+                location: Location::Sled(dir.path().join("db")),
+                _dir: Some(dir),
+            }
+        }
+    }
+
+    /// The flags naming it (`--db` or `--database`).
+    pub fn database(&self) -> kaisen::config::Database {
+        match &self.location {
+            Location::Sled(dir) => kaisen::config::Database::sled(dir),
+            Location::Postgres(url) => kaisen::config::Database {
+                db: None,
+                database: Some(url.clone()),
+            },
+        }
+    }
+
+    /// The sled folder, when the engine is sled.
+    pub fn folder(&self) -> Option<&Path> {
+        match &self.location {
+            Location::Sled(dir) => Some(dir),
+            Location::Postgres(_) => None,
+        }
+    }
+}
+
+/// Opens the store at `db`, waiting while a stopped server's last handles
 /// are still being dropped (sled holds a lock on the folder until then).
-pub fn open_store(dir: &Path) -> Store {
+pub async fn open_store(db: &TestDatabase) -> Store {
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
-        match Store::open(dir) {
+        match Store::open(&db.location, Purpose::Serve).await {
             Ok(store) => return store,
             Err(e) if Instant::now() > deadline => panic!("cannot open the store: {e}"),
-            Err(_) => std::thread::sleep(Duration::from_millis(50)),
+            Err(_) => tokio::time::sleep(Duration::from_millis(50)).await,
         }
     }
 }
 
 /// The configuration of a test app: work takes 2 s; the rest as in
 /// production.
-pub fn test_config(db: &Path, site: &Path) -> ServeConfig {
+pub fn test_config(db: &TestDatabase, site: &Path) -> ServeConfig {
     ServeConfig {
         addr: "127.0.0.1:0".parse().expect("a socket address"),
-        db: db.to_path_buf(),
+        database: db.database(),
         tls_cert: None,
         tls_key: None,
         assume_https: false,
@@ -165,10 +237,10 @@ pub fn test_config(db: &Path, site: &Path) -> ServeConfig {
 /// Why the server refuses to start, on a fresh database, with the test
 /// configuration changed by `tweak`.
 pub async fn start_refusal(tweak: impl FnOnce(&mut ServeConfig)) -> String {
-    let db = TempDir::new().expect("a temporary folder");
+    let db = TestDatabase::new().await;
     let site = TempDir::new().expect("a temporary folder");
-    let store = open_store(db.path());
-    let mut config = test_config(db.path(), site.path());
+    let store = open_store(&db).await;
+    let mut config = test_config(&db, site.path());
     tweak(&mut config);
     match Server::with_store(config, store).await {
         Ok(_) => panic!("the server started"),
@@ -194,7 +266,7 @@ pub struct TestApp {
     thread: Option<std::thread::JoinHandle<()>>,
     // Dropped after the server has stopped (fields drop in order).
     _site: TempDir,
-    _db_dir: Option<TempDir>,
+    _db: Option<TestDatabase>,
 }
 
 /// Starts the app on a fresh database loaded with [`fixture`].
@@ -204,30 +276,32 @@ pub async fn spawn_app() -> TestApp {
 
 /// Like [`spawn_app`], with the configuration changed by `tweak`.
 pub async fn spawn_app_with(tweak: impl FnOnce(&mut ServeConfig)) -> TestApp {
-    let db_dir = TempDir::new().expect("a temporary folder");
-    let store = open_store(db_dir.path());
+    let db = TestDatabase::new().await;
+    let store = open_store(&db).await;
     import(&store, fixture())
         .await
         .expect("the fixture imports");
-    let path = db_dir.path().to_path_buf();
-    start(&path, Some(db_dir), store, tweak).await
+    start(db, store, tweak).await
 }
 
-/// Starts the app on the database in `db` (which outlives the app), as it is.
-pub async fn spawn_app_on(db: &Path, tweak: impl FnOnce(&mut ServeConfig)) -> TestApp {
-    let db = db.to_path_buf();
-    let store = tokio::task::spawn_blocking(move || open_store(&db))
-        .await
-        .expect("opening does not panic");
-    let path = store.path().to_path_buf();
-    start(&path, None, store, tweak).await
+/// Starts the app on `db` (which outlives the app), as it is.
+pub async fn spawn_app_on(db: &TestDatabase, tweak: impl FnOnce(&mut ServeConfig)) -> TestApp {
+    let store = open_store(db).await;
+    let config = test_config(db, Path::new("."));
+    start_with(config, None, store, tweak).await
 }
 
-/// Starts the server on `store` (opened on `db`); `db_dir`, when the app
-/// owns the folder, is deleted once the server has stopped.
-async fn start(
-    db: &Path,
-    db_dir: Option<TempDir>,
+/// Starts the server on `db`, which the app owns (and removes once the
+/// server has stopped).
+async fn start(db: TestDatabase, store: Store, tweak: impl FnOnce(&mut ServeConfig)) -> TestApp {
+    let config = test_config(&db, Path::new("."));
+    start_with(config, Some(db), store, tweak).await
+}
+
+/// Starts the server with `config` (its database that of `store`).
+async fn start_with(
+    mut config: ServeConfig,
+    db: Option<TestDatabase>,
     store: Store,
     tweak: impl FnOnce(&mut ServeConfig),
 ) -> TestApp {
@@ -237,12 +311,19 @@ async fn start(
     std::fs::create_dir(&assets).expect("assets/ made");
     std::fs::write(assets.join("app.js"), APP_JS).expect("app.js written");
     std::fs::write(assets.join("app.js.br"), APP_JS_BR).expect("app.js.br written");
-    let mut config = test_config(db, site.path());
+    config.site = site.path().to_path_buf();
+    config.mail_dir = site.path().join("mail");
     tweak(&mut config);
+    // sled: the server takes the test's store (one process holds a
+    // folder). PostgreSQL: the server opens its own, on its own runtime,
+    // as another process would.
+    let server_store = match &store.location() {
+        Location::Sled(_) => Some(store.clone()),
+        Location::Postgres(_) => None,
+    };
 
     let (ready_tx, ready_rx) = tokio::sync::oneshot::channel();
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let server_store = store.clone();
     let thread = std::thread::spawn(move || {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
@@ -250,9 +331,11 @@ async fn start(
             .build()
             .expect("a tokio runtime");
         runtime.block_on(async move {
-            let server = Server::with_store(config, server_store)
-                .await
-                .expect("the server builds");
+            let server = match server_store {
+                Some(store) => Server::with_store(config, store).await,
+                None => Server::build(config).await,
+            }
+            .expect("the server builds");
             let addr = server.local_addr().expect("a bound address");
             let _ = ready_tx.send(addr);
             server
@@ -273,7 +356,7 @@ async fn start(
         stop: Some(stop_tx),
         thread: Some(thread),
         _site: site,
-        _db_dir: db_dir,
+        _db: db,
     }
 }
 

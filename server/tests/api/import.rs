@@ -15,7 +15,8 @@ use shared::domain::{AccessKey, CustomerId, ProviderCode, Setting};
 use tempfile::TempDir;
 
 use crate::helpers::{
-    BAD_CREDENTIALS, KEY_A, LINE_A, fixture, open_store, spawn_app, spawn_app_on, test_config,
+    BAD_CREDENTIALS, KEY_A, LINE_A, TestDatabase, fixture, open_store, spawn_app, spawn_app_on,
+    test_config,
 };
 
 /// A small file of new lines and providers, beside the fixture.
@@ -53,9 +54,9 @@ async fn assert_nothing_of_new_lines_stored(app: &crate::helpers::TestApp) {
         .await
         .assert_error(StatusCode::UNAUTHORIZED, "bad_credentials", BAD_CREDENTIALS);
     let id = CustomerId::parse("CAF0000000101").expect("an ID");
-    assert!(app.store.line(&id).expect("readable").is_none());
+    assert!(app.store.line(&id).await.expect("readable").is_none());
     let code = ProviderCode::parse("X0001").expect("a code");
-    assert!(app.store.provider(&code).expect("readable").is_none());
+    assert!(app.store.provider(&code).await.expect("readable").is_none());
     let a = app.line_a().await;
     assert_eq!(a.notified_codes().await, ["W0001", "W0002"]);
     assert_eq!(a.get("/api/providers").await.body["total"], 43);
@@ -153,8 +154,8 @@ async fn duplicate_customer_ids_are_refused_even_when_typed_differently() {
 
 #[tokio::test]
 async fn importing_the_same_file_twice_changes_nothing_the_second_time() {
-    let dir = tempfile::TempDir::new().expect("a folder");
-    let app = spawn_app_on(dir.path(), |_| {}).await;
+    let db = TestDatabase::new().await;
+    let app = spawn_app_on(&db, |_| {}).await;
 
     let first = app.import(fixture()).await.expect("imported");
     let second = app.import(fixture()).await.expect("imported again");
@@ -223,6 +224,7 @@ async fn an_access_key_hash_in_phc_form_is_taken_as_it_is() {
     let stored = app
         .store
         .line(&CustomerId::parse("CAF0000000107").expect("an ID"))
+        .await
         .expect("readable")
         .expect("stored");
     assert_eq!(stored.access_key_hash, phc);
@@ -278,15 +280,11 @@ async fn the_operator_import_command_loads_a_file_the_portal_then_serves() {
     let dir = tempfile::TempDir::new().expect("a folder");
     let file = dir.path().join("import.json");
     std::fs::write(&file, fixture().to_string()).expect("written");
-    let db = dir.path().join("db");
+    let db = TestDatabase::new().await;
 
-    let printed = {
-        let (file, db) = (file.clone(), db.clone());
-        tokio::task::spawn_blocking(move || kaisen::operator::run_import(&file, &db))
-            .await
-            .expect("no panic")
-            .expect("imported")
-    };
+    let printed = kaisen::operator::run_import(&file, &db.database())
+        .await
+        .expect("imported");
 
     let (counts, speed) = printed.split_once('\n').expect("two lines");
     assert!(
@@ -311,11 +309,9 @@ async fn the_operator_import_command_refuses_a_bad_file_saying_nothing_was_writt
     let mut bad = fixture();
     bad["lines"][1]["notifications"][0]["setting"] = json!("sometimes");
     std::fs::write(&file, bad.to_string()).expect("written");
-    let db = dir.path().join("db");
+    let db = TestDatabase::new().await;
 
-    let outcome = tokio::task::spawn_blocking(move || kaisen::operator::run_import(&file, &db))
-        .await
-        .expect("no panic");
+    let outcome = kaisen::operator::run_import(&file, &db.database()).await;
 
     let message = outcome.expect_err("refused");
     assert!(
@@ -340,10 +336,7 @@ fn write_in_order(dir: &Path, parts: &[(&str, &Value)]) -> PathBuf {
 
 /// Streams the file at `path` into `store`, `chunk` lines at a time.
 async fn import_path(store: &Store, path: &Path, chunk: usize) -> Result<Imported, ImportError> {
-    let (store, path) = (store.clone(), path.to_path_buf());
-    tokio::task::spawn_blocking(move || kaisen::import::import_path_in_chunks(&store, &path, chunk))
-        .await
-        .expect("the import task does not panic")
+    kaisen::import::import_path_in_chunks(store, path, chunk).await
 }
 
 /// The message of a file at `path` refused by a chunked import.
@@ -403,7 +396,7 @@ async fn an_unknown_provider_seen_only_at_the_end_is_named_by_the_first_line_nam
         "lines[1] (CAF0000000102).notifications[0].provider: unknown provider Q0404"
     );
     assert_nothing_of_new_lines_stored(&app).await;
-    assert_eq!(app.store.unfinished_import().expect("readable"), None);
+    assert_eq!(app.store.unfinished_import().await.expect("readable"), None);
 }
 
 #[tokio::test]
@@ -475,15 +468,22 @@ async fn thousands_of_lines_are_written_in_chunks_and_every_one_can_be_read() {
     );
     let store = app.store.clone();
     let (ids, phc_read) = (id, phc.clone());
-    tokio::task::spawn_blocking(move || {
+    {
         let w0001 = ProviderCode::parse("W0001").expect("a code");
         for n in 0..2_500 {
             let line_id = CustomerId::parse(&ids(n)).expect("an ID");
-            let line = store.line(&line_id).expect("readable").expect("stored");
-            assert_eq!(line.access_key_hash, phc_read, "line {line_id}");
-            let stored = store
-                .setting(&line_id, &w0001)
+            let line = store
+                .line(&line_id)
+                .await
                 .expect("readable")
+                .expect("stored");
+            assert_eq!(line.access_key_hash, phc_read, "line {line_id}");
+            let settings = store.line_settings(&line_id).await.expect("readable");
+            let stored = settings
+                .settings
+                .iter()
+                .find(|(code, _)| *code == w0001)
+                .map(|(_, s)| s)
                 .expect("stored");
             let expected = if n.is_multiple_of(2) {
                 Setting::Notify
@@ -492,9 +492,7 @@ async fn thousands_of_lines_are_written_in_chunks_and_every_one_can_be_read() {
             };
             assert_eq!(stored.setting, expected, "line {line_id}");
         }
-    })
-    .await
-    .expect("every line reads back");
+    }
     let client = app.log_in(&id(1_234), "Bulk-Key-0001").await;
     assert_eq!(client.notified_codes().await, ["W0001"]);
 
@@ -525,21 +523,20 @@ async fn while_in_use<T, E: ToString>(
 #[tokio::test]
 async fn an_unfinished_import_stops_serve_until_an_import_runs_to_its_end() {
     let dir = TempDir::new().expect("a folder");
-    let db = dir.path().join("db");
+    let db = TestDatabase::new().await;
     let name = "/srv/kaisen/lines.json";
     {
-        let db = db.clone();
-        tokio::task::spawn_blocking(move || {
-            let store = open_store(&db);
-            // As if the import crashed while writing its lines.
-            let _ = store.begin_import(name).expect("begun");
-            assert_eq!(
-                store.unfinished_import().expect("readable").as_deref(),
-                Some(name)
-            );
-        })
-        .await
-        .expect("no panic");
+        let store = open_store(&db).await;
+        // As if the import crashed while writing its lines.
+        store.begin_import(name).await.expect("begun");
+        assert_eq!(
+            store
+                .unfinished_import()
+                .await
+                .expect("readable")
+                .as_deref(),
+            Some(name)
+        );
     }
 
     let refused = while_in_use(async || Server::build(test_config(&db, dir.path())).await).await;
@@ -549,22 +546,19 @@ async fn an_unfinished_import_stops_serve_until_an_import_runs_to_its_end() {
         message,
         format!(
             "the import of {name} into {db} did not finish, so the database holds only part of it; \
-             run `kaisen import {name} --db {db}` again (any import that runs to its end clears this)",
-            db = db.display()
+             run `kaisen import {name} {flag}` again (any import that runs to its end clears this)",
+            db = db.location,
+            flag = db.location.flag(),
         )
     );
 
     let file = dir.path().join("import.json");
     std::fs::write(&file, fixture().to_string()).expect("written");
-    let imported = while_in_use(async || {
-        let (file, db) = (file.clone(), db.clone());
-        tokio::task::spawn_blocking(move || kaisen::operator::run_import(&file, &db))
-            .await
-            .expect("no panic")
-    })
-    .await;
+    let database = db.database();
+    let imported =
+        while_in_use(async || kaisen::operator::run_import(&file, &database).await).await;
     imported.expect("imported");
     let app = spawn_app_on(&db, |_| {}).await;
-    assert_eq!(app.store.unfinished_import().expect("readable"), None);
+    assert_eq!(app.store.unfinished_import().await.expect("readable"), None);
     app.log_in(LINE_A, KEY_A).await;
 }

@@ -76,8 +76,8 @@ async fn an_unknown_id_locks_like_a_known_one_so_a_lock_tells_nothing() {
 
 #[tokio::test]
 async fn a_lock_survives_a_restart() {
-    let dir = tempfile::TempDir::new().expect("a folder");
-    let first = spawn_app_on(dir.path(), |_| {}).await;
+    let db = crate::helpers::TestDatabase::new().await;
+    let first = spawn_app_on(&db, |_| {}).await;
     first.import(fixture()).await.expect("the fixture imports");
     let client = first.client();
     for _ in 0..10 {
@@ -85,7 +85,7 @@ async fn a_lock_survives_a_restart() {
     }
     first.stop();
 
-    let second = spawn_app_on(dir.path(), |_| {}).await;
+    let second = spawn_app_on(&db, |_| {}).await;
     let reply = second.client().log_in(LINE_A, KEY_A).await;
     assert_eq!(reply.status, StatusCode::LOCKED, "{}", reply.body);
 }
@@ -202,9 +202,9 @@ async fn forwarded_for_from_an_untrusted_peer_is_ignored() {
 
 #[tokio::test]
 async fn when_no_hashing_slot_comes_free_a_login_gets_503_and_counts_nothing() {
-    let dir = tempfile::TempDir::new().expect("a folder");
+    let db = crate::helpers::TestDatabase::new().await;
     // No slot at all, and no place in the queue: 503 at once.
-    let first = spawn_app_on(dir.path(), |c| {
+    let first = spawn_app_on(&db, |c| {
         c.hash_slots = Some(0);
         c.hash_queue = 0;
     })
@@ -216,7 +216,7 @@ async fn when_no_hashing_slot_comes_free_a_login_gets_503_and_counts_nothing() {
     }
     first.stop();
     // No slot, but a place in the queue: 503 once the wait has run out.
-    let second = spawn_app_on(dir.path(), |c| {
+    let second = spawn_app_on(&db, |c| {
         c.hash_slots = Some(0);
         c.hash_wait = Duration::from_millis(300);
     })
@@ -228,7 +228,7 @@ async fn when_no_hashing_slot_comes_free_a_login_gets_503_and_counts_nothing() {
 
     // Thirteen refusals for want of a slot neither locked line A nor used
     // up its logins.
-    let third = spawn_app_on(dir.path(), |_| {}).await;
+    let third = spawn_app_on(&db, |_| {}).await;
     assert_eq!(
         third.client().log_in(LINE_A, KEY_A).await.status,
         StatusCode::OK

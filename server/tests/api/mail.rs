@@ -27,10 +27,11 @@ use crate::helpers::{
 const MAIL_TIMEOUT: Duration = Duration::from_secs(20);
 
 /// An application's stored record, read from the app's own store.
-fn record(app: &crate::helpers::TestApp, id: &str) -> kaisen::store::ApplicationRecord {
+async fn record(app: &crate::helpers::TestApp, id: &str) -> kaisen::store::ApplicationRecord {
     let id = ApplicationId::parse(id).expect("an ID");
     app.store
         .application(id)
+        .await
         .expect("the store reads")
         .expect("the application exists")
 }
@@ -50,9 +51,9 @@ fn files_in(dir: &Path) -> BTreeSet<String> {
 }
 
 /// Polls `done` every 100 ms until it holds, failing after `timeout`.
-async fn wait_until(what: &str, timeout: Duration, mut done: impl FnMut() -> bool) {
+async fn wait_until(what: &str, timeout: Duration, mut done: impl AsyncFnMut() -> bool) {
     let deadline = Instant::now() + timeout;
-    while !done() {
+    while !done().await {
         assert!(Instant::now() < deadline, "{what}: not within {timeout:?}");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
@@ -240,13 +241,19 @@ async fn a_wished_mail_is_written_once_as_an_eml_in_japanese_and_an_unwished_one
         completed_at.push(done["completed_at"].as_i64().expect("a completion time"));
     }
     let expected: BTreeSet<String> = [&added, &stopped].map(|id| format!("{id}.eml")).into();
-    wait_until("both mails written", MAIL_TIMEOUT, || {
+    wait_until("both mails written", MAIL_TIMEOUT, async || {
         files_in(mail_dir.path()) == expected
     })
     .await;
 
     // Delivered, recorded, and out of the outbox: never sent again.
-    assert!(app.store.outbox().expect("the outbox reads").is_empty());
+    assert!(
+        app.store
+            .outbox()
+            .await
+            .expect("the outbox reads")
+            .is_empty()
+    );
     tokio::time::sleep(Duration::from_secs(1)).await;
     assert_eq!(
         files_in(mail_dir.path()),
@@ -255,11 +262,12 @@ async fn a_wished_mail_is_written_once_as_an_eml_in_japanese_and_an_unwished_one
     );
     for (id, completed) in [(&added, completed_at[0]), (&stopped, completed_at[1])] {
         let sent = record(&app, id)
+            .await
             .mail_sent_at
             .expect("mail_sent_at recorded");
         assert!(sent.unix() >= completed, "sent {sent:?} before completion");
     }
-    assert_eq!(record(&app, &unwished).mail_sent_at, None);
+    assert_eq!(record(&app, &unwished).await.mail_sent_at, None);
 
     let raw = std::fs::read_to_string(mail_dir.path().join(format!("{added}.eml")))
         .expect("a UTF-8 .eml");
@@ -660,28 +668,37 @@ async fn a_relay_that_refuses_at_first_delays_the_mail_which_then_arrives_exactl
 
     // The relay refuses (first at its greeting, then at MAIL FROM): the
     // mail waits in the outbox with its failed attempts, not lost.
-    wait_until("two refusals", MAIL_TIMEOUT, || relay.refusals().len() >= 2).await;
+    wait_until("two refusals", MAIL_TIMEOUT, async || {
+        relay.refusals().len() >= 2
+    })
+    .await;
     assert_eq!(relay.refusals()[..2], ["421 greeting", "451 MAIL FROM"]);
     assert!(relay.messages().is_empty());
-    let outbox = app.store.outbox().expect("the outbox reads");
+    let outbox = app.store.outbox().await.expect("the outbox reads");
     assert_eq!(outbox.len(), 1, "{outbox:?}");
     let (queued, mail) = &outbox[0];
     assert_eq!(queued.to_string(), id);
     assert!(mail.attempts >= 1, "{mail:?}");
     assert!(mail.last_error.is_some(), "{mail:?}");
-    assert_eq!(record(&app, &id).mail_sent_at, None);
+    assert_eq!(record(&app, &id).await.mail_sent_at, None);
 
     // Then it accepts: the next retry delivers the mail, once.
     relay.accept();
-    wait_until("the mail delivered", MAIL_TIMEOUT, || {
+    wait_until("the mail delivered", MAIL_TIMEOUT, async || {
         !relay.messages().is_empty()
     })
     .await;
-    wait_until("the delivery recorded", WORK_TIMEOUT, || {
-        record(&app, &id).mail_sent_at.is_some()
+    wait_until("the delivery recorded", WORK_TIMEOUT, async || {
+        record(&app, &id).await.mail_sent_at.is_some()
     })
     .await;
-    assert!(app.store.outbox().expect("the outbox reads").is_empty());
+    assert!(
+        app.store
+            .outbox()
+            .await
+            .expect("the outbox reads")
+            .is_empty()
+    );
     // Longer than the next few back-offs: nothing is sent again.
     tokio::time::sleep(Duration::from_secs(3)).await;
     let messages = relay.messages();
@@ -722,8 +739,8 @@ async fn complete_one(app: &crate::helpers::TestApp) -> (String, i64) {
 /// error recorded.
 async fn first_failure(app: &crate::helpers::TestApp, id: &str) -> String {
     let mut error = None;
-    wait_until("a failed attempt", MAIL_TIMEOUT, || {
-        let outbox = app.store.outbox().expect("the outbox reads");
+    wait_until("a failed attempt", MAIL_TIMEOUT, async || {
+        let outbox = app.store.outbox().await.expect("the outbox reads");
         error = outbox
             .iter()
             .find(|(queued, mail)| queued.to_string() == id && mail.attempts >= 1)
@@ -731,14 +748,14 @@ async fn first_failure(app: &crate::helpers::TestApp, id: &str) -> String {
         error.is_some()
     })
     .await;
-    assert_eq!(record(app, id).mail_sent_at, None);
+    assert_eq!(record(app, id).await.mail_sent_at, None);
     error.expect("an error")
 }
 
 /// Waits for the relay's one message and asserts that it came over TLS
 /// after a login as [`RELAY_USER`] with the right password, refused nowhere.
 async fn delivered_encrypted_and_logged_in(relay: &Relay) -> Delivered {
-    wait_until("the mail delivered", MAIL_TIMEOUT, || {
+    wait_until("the mail delivered", MAIL_TIMEOUT, async || {
         !relay.messages().is_empty()
     })
     .await;
@@ -863,7 +880,7 @@ async fn without_mail_from_files_come_from_the_example_sender_and_smtp_does_not_
     .await;
     let (id, _) = complete_one(&app).await;
     let eml = mail_dir.path().join(format!("{id}.eml"));
-    wait_until("the mail written", MAIL_TIMEOUT, || eml.exists()).await;
+    wait_until("the mail written", MAIL_TIMEOUT, async || eml.exists()).await;
     let raw = std::fs::read_to_string(&eml).expect("a UTF-8 .eml");
     assert_eq!(Mail::parse(&raw).from(), kaisen::mail::EXAMPLE_SENDER);
 }
@@ -986,7 +1003,7 @@ async fn with_demo_and_no_contact_details_the_receipt_and_the_mail_show_demo_one
     }
 
     let eml = mail_dir.path().join(format!("{id}.eml"));
-    wait_until("the mail written", MAIL_TIMEOUT, || eml.exists()).await;
+    wait_until("the mail written", MAIL_TIMEOUT, async || eml.exists()).await;
     let raw = std::fs::read_to_string(&eml).expect("a UTF-8 .eml");
     let mail = assert_completion_mail(&raw, &id, completed_at);
     for line in &contact {
@@ -1009,7 +1026,7 @@ async fn a_mail_sent_again_after_the_relay_failed_with_its_data_is_the_same_mail
     })
     .await;
     let (id, completed_at) = complete_one(&app).await;
-    wait_until("the mail delivered", MAIL_TIMEOUT, || {
+    wait_until("the mail delivered", MAIL_TIMEOUT, async || {
         !relay.messages().is_empty()
     })
     .await;

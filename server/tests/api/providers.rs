@@ -153,8 +153,8 @@ async fn a_new_consent_text_gets_a_new_hash() {
 
 #[tokio::test]
 async fn without_a_consent_document_consent_is_not_found() {
-    let dir = tempfile::TempDir::new().expect("a folder");
-    let empty = spawn_app_on(dir.path(), |_| {}).await;
+    let db = crate::helpers::TestDatabase::new().await;
+    let empty = spawn_app_on(&db, |_| {}).await;
     empty
         .import(json!({"lines": [{"customer_id": "CAF0000000009", "access_key": "k9"}]}))
         .await

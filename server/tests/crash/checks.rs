@@ -19,7 +19,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
 use kaisen::store::{ApplicationRecord, Audit, SettingRecord, WorkStep};
-use shared::api::Receipt;
+use shared::api::{ChangeRow, Receipt};
 use shared::domain::{ApplicationId, ApplicationState, Setting, SettingMethod};
 
 use super::mail;
@@ -73,7 +73,12 @@ pub fn check(
         };
         let whole = app.customer_id.as_str() == line
             && app.idempotency_key == *key
-            && app.changes == receipt.changes
+            && app
+                .changes
+                .iter()
+                .cloned()
+                .map(ChangeRow::from)
+                .eq(receipt.changes.iter().cloned())
             && app.applicant == receipt.applicant
             && app.received_at == receipt.received_at
             && app.expected_done_at == receipt.expected_done_at;

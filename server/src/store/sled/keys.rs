@@ -1,7 +1,7 @@
 //! Key layouts. Numbers are big-endian so that byte order is numeric order;
 //! composite keys put the line first, so one line's entries are one prefix.
 
-use shared::domain::{ApplicationId, CustomerId, ProviderCode, Timestamp};
+use shared::domain::{ApplicationId, CustomerId, Date, ProviderCode, Timestamp};
 
 /// `customer_id ++ 0x00`: the prefix of one line's entries.
 pub fn line_prefix(id: &CustomerId) -> Vec<u8> {
@@ -30,6 +30,14 @@ pub fn line_application(id: &CustomerId, app: ApplicationId) -> Vec<u8> {
     key.extend_from_slice(&app.to_u64().to_be_bytes());
     key
 }
+
+/// `seq/YYYY-MM-DD` in `meta`: a day's last application sequence.
+pub fn day_sequence(day: Date) -> String {
+    format!("{SEQUENCE_PREFIX}{day}")
+}
+
+/// The prefix of every [`day_sequence`] key.
+pub const SEQUENCE_PREFIX: &str = "seq/";
 
 /// `application_id (u64 BE)`.
 pub fn application(app: ApplicationId) -> [u8; 8] {

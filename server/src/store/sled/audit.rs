@@ -2,41 +2,20 @@
 //! step and outbox entry as it is stored, for checks that look at the whole
 //! database at once (the crash test, `server/tests/crash.rs`).
 //!
-//! [`Store::audit`] reads the trees one after another, not as one snapshot:
-//! it is meant for a database that no server is writing to (a stopped
-//! server's, or a copy of it). It writes nothing.
+//! It reads the trees one after another, not as one snapshot: it is meant
+//! for a database that no server is writing to (a stopped server's, or a
+//! copy of it). It writes nothing.
 
-use shared::domain::{ApplicationId, CustomerId, ProviderCode, Timestamp};
+use shared::domain::{ApplicationId, CustomerId, ProviderCode};
 
-use super::{
-    ApplicationRecord, OutboxRecord, SettingRecord, Store, StoreError, WorkStep, decode, keys,
-};
+use super::{SledEngine, corrupt, decode, keys};
+use crate::store::{Audit, StoreError, WorkStep};
 
-/// Everything [`Store::audit`] reads, each list in key order.
-#[derive(Debug, Clone)]
-pub struct Audit {
-    /// Every application, in ID order.
-    pub applications: Vec<ApplicationRecord>,
-    /// The line index (`line_applications`): (line, application).
-    pub line_applications: Vec<(CustomerId, ApplicationId)>,
-    /// Every recorded setting: (line, provider, setting). A pair without one
-    /// is 「通知しない」.
-    pub settings: Vec<(CustomerId, ProviderCode, SettingRecord)>,
-    /// Pending markers: (line, provider, the application changing it).
-    pub pending: Vec<(CustomerId, ProviderCode, ApplicationId)>,
-    /// Idempotency keys: (line, key, the application it made).
-    pub idempotency: Vec<(CustomerId, String, ApplicationId)>,
-    /// The worker's queue: (due, application, step), in due order.
-    pub work: Vec<(Timestamp, ApplicationId, WorkStep)>,
-    /// Completion mails not yet delivered: (application, entry).
-    pub outbox: Vec<(ApplicationId, OutboxRecord)>,
-}
-
-impl Store {
+impl SledEngine {
     /// Reads every application, setting, pending marker, idempotency key,
     /// queued step and outbox entry. Any entry that does not decode is an
     /// error ([`StoreError::Corrupt`]), never skipped.
-    pub fn audit(&self) -> Result<Audit, StoreError> {
+    pub(super) fn audit_all(&self) -> Result<Audit, StoreError> {
         let mut applications = Vec::new();
         for entry in self.applications.iter() {
             let (_, value) = entry?;
@@ -117,15 +96,11 @@ impl Store {
     }
 }
 
-fn corrupt(tree: &'static str, detail: &str) -> StoreError {
-    StoreError::Corrupt {
-        tree,
-        detail: detail.to_owned(),
-    }
-}
-
 /// Splits `customer_id 0x00 rest`.
-fn split_line<'k>(tree: &'static str, key: &'k [u8]) -> Result<(CustomerId, &'k [u8]), StoreError> {
+pub(super) fn split_line<'k>(
+    tree: &'static str,
+    key: &'k [u8],
+) -> Result<(CustomerId, &'k [u8]), StoreError> {
     let at = key
         .iter()
         .position(|&b| b == 0)
@@ -137,7 +112,7 @@ fn split_line<'k>(tree: &'static str, key: &'k [u8]) -> Result<(CustomerId, &'k 
     Ok((line, &key[at + 1..]))
 }
 
-fn provider_code(tree: &'static str, bytes: &[u8]) -> Result<ProviderCode, StoreError> {
+pub(super) fn provider_code(tree: &'static str, bytes: &[u8]) -> Result<ProviderCode, StoreError> {
     std::str::from_utf8(bytes)
         .ok()
         .and_then(|s| ProviderCode::parse(s).ok())
@@ -145,7 +120,10 @@ fn provider_code(tree: &'static str, bytes: &[u8]) -> Result<ProviderCode, Store
 }
 
 /// An application ID stored as exactly 8 big-endian bytes.
-fn application_id(tree: &'static str, bytes: &[u8]) -> Result<ApplicationId, StoreError> {
+pub(super) fn application_id(
+    tree: &'static str,
+    bytes: &[u8],
+) -> Result<ApplicationId, StoreError> {
     let n = <[u8; 8]>::try_from(bytes)
         .map(u64::from_be_bytes)
         .map_err(|_| corrupt(tree, "application ID is not 8 bytes"))?;

@@ -8,7 +8,14 @@ use std::fs::File;
 use std::path::PathBuf;
 use std::sync::mpsc;
 
-use super::StoreError;
+use crate::store::StoreError;
+
+fn gone() -> StoreError {
+    StoreError::Engine {
+        engine: "sled",
+        detail: "the group-commit thread has stopped".into(),
+    }
+}
 
 type Reply = mpsc::SyncSender<Result<(), String>>;
 
@@ -45,12 +52,10 @@ impl GroupCommit {
     /// Blocks until everything written before the call is on disk.
     pub fn sync(&self) -> Result<(), StoreError> {
         let (reply, answer) = mpsc::sync_channel(1);
-        self.requests
-            .send(reply)
-            .map_err(|_| StoreError::CommitThreadGone)?;
+        self.requests.send(reply).map_err(|_| gone())?;
         answer
             .recv()
-            .map_err(|_| StoreError::CommitThreadGone)?
+            .map_err(|_| gone())?
             .map_err(|e| StoreError::Io(std::io::Error::other(e)))
     }
 }

@@ -2,29 +2,17 @@
 //! the work, emptied only once a mail is delivered, so a mail server that is
 //! down delays mail but never loses it.
 
+use ::sled::Transactional;
+use ::sled::transaction::{ConflictableTransactionError, TransactionError};
 use shared::domain::{ApplicationId, Timestamp};
-use sled::Transactional;
-use sled::transaction::{ConflictableTransactionError, TransactionError};
 
 use super::applications::id_from;
-use super::{ApplicationRecord, OutboxRecord, Store, StoreError, decode, encode, keys};
+use super::{SledEngine, corrupt, decode, encode, keys};
+use crate::store::{ApplicationRecord, OutboxRecord, Queues, StoreError};
 
-/// The work and mail waiting: see [`Store::queues`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Queues {
-    /// Steps of work queued (due or not).
-    pub work: usize,
-    /// Seconds since the application of the oldest queued step was received.
-    pub oldest_work_age_secs: i64,
-    /// Mails in the outbox.
-    pub mail: usize,
-    /// Seconds since the work of the oldest waiting mail was completed.
-    pub oldest_mail_age_secs: i64,
-}
-
-impl Store {
+impl SledEngine {
     /// The mails due at `now`, with their applications, in ID order.
-    pub fn due_mail(
+    pub(super) fn due_mail(
         &self,
         now: Timestamp,
     ) -> Result<Vec<(ApplicationRecord, OutboxRecord)>, StoreError> {
@@ -35,16 +23,10 @@ impl Store {
             if mail.next_attempt_at > now {
                 continue;
             }
-            let id = keys::trailing_u64(&key)
-                .and_then(|n| ApplicationId::from_u64(n).ok())
-                .ok_or_else(|| StoreError::Corrupt {
-                    tree: "outbox",
-                    detail: "bad key".into(),
-                })?;
-            let record = self.application(id)?.ok_or_else(|| StoreError::Corrupt {
-                tree: "outbox",
-                detail: format!("mail for missing application {id}"),
-            })?;
+            let id = id_from("outbox", &key)?;
+            let record = self
+                .application_record(id)?
+                .ok_or_else(|| corrupt("outbox", format!("mail for missing application {id}")))?;
             due.push((record, mail));
         }
         Ok(due)
@@ -52,17 +34,11 @@ impl Store {
 
     /// Every mail waiting in the outbox, due or not, in application ID
     /// order: what an operator (or a test) looks at when mail is late.
-    pub fn outbox(&self) -> Result<Vec<(ApplicationId, OutboxRecord)>, StoreError> {
+    pub(super) fn outbox_entries(&self) -> Result<Vec<(ApplicationId, OutboxRecord)>, StoreError> {
         let mut waiting = Vec::new();
         for entry in self.outbox.iter() {
             let (key, value) = entry?;
-            let id = keys::trailing_u64(&key)
-                .and_then(|n| ApplicationId::from_u64(n).ok())
-                .ok_or_else(|| StoreError::Corrupt {
-                    tree: "outbox",
-                    detail: "bad key".into(),
-                })?;
-            waiting.push((id, decode("outbox", &value)?));
+            waiting.push((id_from("outbox", &key)?, decode("outbox", &value)?));
         }
         Ok(waiting)
     }
@@ -70,17 +46,17 @@ impl Store {
     /// How much work and mail wait at `now`, and how old the oldest of each
     /// is (since its application was received, or its work completed):
     /// what the metrics report.
-    pub fn queues(&self, now: Timestamp) -> Result<Queues, StoreError> {
+    pub(super) fn queues_at(&self, now: Timestamp) -> Result<Queues, StoreError> {
         let age = |at: Option<Timestamp>| at.map_or(0, |at| (now.unix() - at.unix()).max(0));
         let oldest_work = match self.work.first()? {
             Some((key, _)) => self
-                .application(id_from("work", &key)?)?
+                .application_record(id_from("work", &key)?)?
                 .map(|a| a.received_at),
             None => None,
         };
         let oldest_mail = match self.outbox.first()? {
             Some((key, _)) => self
-                .application(id_from("outbox", &key)?)?
+                .application_record(id_from("outbox", &key)?)?
                 .and_then(|a| a.completed_at),
             None => None,
         };
@@ -93,7 +69,7 @@ impl Store {
     }
 
     /// When the next mail is due, if any waits.
-    pub fn next_mail_due(&self) -> Result<Option<Timestamp>, StoreError> {
+    pub(super) fn next_mail(&self) -> Result<Option<Timestamp>, StoreError> {
         let mut next: Option<Timestamp> = None;
         for entry in self.outbox.iter() {
             let (_, value) = entry?;
@@ -105,17 +81,21 @@ impl Store {
 
     /// Records a delivered mail: out of the outbox and onto the application,
     /// in one transaction, on disk when it returns.
-    pub fn mail_sent(&self, id: ApplicationId, at: Timestamp) -> Result<(), StoreError> {
+    pub(super) fn mail_sent_sync(
+        &self,
+        id: ApplicationId,
+        at: Timestamp,
+    ) -> Result<(), StoreError> {
         let key = keys::application(id);
         let result = (&self.outbox, &self.applications).transaction(|(outbox, apps)| {
             if outbox.remove(&key)?.is_none() {
                 return Ok(());
             }
             let Some(bytes) = apps.get(key)? else {
-                return Err(ConflictableTransactionError::Abort(StoreError::Corrupt {
-                    tree: "outbox",
-                    detail: format!("mail for missing application {id}"),
-                }));
+                return Err(ConflictableTransactionError::Abort(corrupt(
+                    "outbox",
+                    format!("mail for missing application {id}"),
+                )));
             };
             let mut record: ApplicationRecord =
                 decode("applications", &bytes).map_err(ConflictableTransactionError::Abort)?;
@@ -127,14 +107,18 @@ impl Store {
         });
         result.map_err(|e| match e {
             TransactionError::Abort(e) => e,
-            TransactionError::Storage(e) => StoreError::Sled(e),
+            TransactionError::Storage(e) => e.into(),
         })?;
         self.sync()
     }
 
     /// Records a failed delivery and when to try again, on disk when it
     /// returns.
-    pub fn mail_failed(&self, id: ApplicationId, mail: &OutboxRecord) -> Result<(), StoreError> {
+    pub(super) fn mail_failed_sync(
+        &self,
+        id: ApplicationId,
+        mail: &OutboxRecord,
+    ) -> Result<(), StoreError> {
         let key = keys::application(id);
         // Only if still queued: never resurrect a mail recorded as sent.
         if let Some(old) = self.outbox.get(key)? {

@@ -1,0 +1,398 @@
+//! Applications: submitting one, reading them back, and the work that takes
+//! each through 受付済 → 工事中 → 完了, claimed by one process at a time.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use shared::domain::{ApplicationId, CustomerId, Date, Setting, Timestamp};
+
+use super::{PgEngine, corrupt, from_json, from_text, id_column, json, retryable, text};
+use crate::store::rules::{self, ProviderFacts};
+use crate::store::{
+    ApplicationRecord, ConsentRecord, NewApplication, ProviderRecord, StoreError, SubmitError,
+    Submitted, WorkStep,
+};
+
+/// Sequence numbers are drawn from `day_sequences` this many at a time, so
+/// that submissions do not queue on one row: each process uses its block,
+/// in order; numbers it never uses are gaps, never drawn again.
+const BLOCK: i32 = 16;
+
+/// How often a submission that lost a race (a key or a provider taken by
+/// a concurrent one) is run again, to be decided on the new facts.
+const ATTEMPTS: usize = 5;
+
+/// This process's drawn, unused sequence numbers: per day, the next and
+/// the last of its block.
+#[derive(Debug, Default)]
+pub(super) struct Sequences {
+    blocks: Mutex<HashMap<Date, (u32, u32)>>,
+    /// Held while a block is drawn, so that submissions that find the
+    /// block used up at once draw one block, not one each.
+    drawing: tokio::sync::Mutex<()>,
+}
+
+impl Sequences {
+    fn take(&self, day: Date) -> Option<u32> {
+        let mut blocks = self
+            .blocks
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let (next, last) = blocks.get_mut(&day)?;
+        if *next > *last {
+            return None;
+        }
+        *next += 1;
+        Some(*next - 1)
+    }
+
+    /// A block of `first..=last` for `day` (older days' blocks are let go).
+    fn put(&self, day: Date, first: u32, last: u32) {
+        let mut blocks = self
+            .blocks
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        blocks.retain(|d, _| *d >= day);
+        blocks.insert(day, (first, last));
+    }
+}
+
+/// A step of work from its `work.step` column.
+pub(super) fn step_of(n: i16) -> Result<WorkStep, StoreError> {
+    match n {
+        0 => Ok(WorkStep::Start),
+        1 => Ok(WorkStep::Complete),
+        other => Err(corrupt("work", format!("bad step {other}"))),
+    }
+}
+
+/// An application from its row's `record` column.
+pub(super) fn record_of(value: serde_json::Value) -> Result<ApplicationRecord, StoreError> {
+    from_json("applications", value)
+}
+
+impl PgEngine {
+    /// The next sequence number for `day`, drawing a new block (committed
+    /// on its own) when this process's is used up.
+    async fn sequence(&self, day: Date) -> Result<u32, StoreError> {
+        if let Some(n) = self.sequences.take(day) {
+            return Ok(n);
+        }
+        let _drawing = self.sequences.drawing.lock().await;
+        if let Some(n) = self.sequences.take(day) {
+            return Ok(n);
+        }
+        // A pool of its own: the submission drawing holds a connection of
+        // the main pool for its transaction, and with every connection so
+        // held, none would be left to draw with.
+        let client = self.sequence_pool.get().await?;
+        let row = client
+            .query_one(
+                "INSERT INTO day_sequences AS s (day, last) VALUES ($1, $2) \
+                 ON CONFLICT (day) DO UPDATE SET last = s.last + $2 RETURNING last",
+                &[&day.to_string(), &BLOCK],
+            )
+            .await?;
+        let last = u32::try_from(row.get::<_, i32>(0)).unwrap_or(0);
+        let first = last.saturating_sub(BLOCK as u32) + 1;
+        self.sequences.put(day, first + 1, last);
+        Ok(first)
+    }
+
+    /// Stores an application (see [`crate::store::Engine::submit`]), in
+    /// one transaction: the facts are read in one statement (one
+    /// snapshot), decided by `rules`, and written; a concurrent submission
+    /// that took a provider first makes the insert fail, and the whole is
+    /// run again on the new facts. Submissions of one key take turns.
+    pub(super) async fn submit_application(
+        &self,
+        new: &NewApplication,
+    ) -> Result<Submitted, SubmitError> {
+        let mut last_error = None;
+        for _ in 0..ATTEMPTS {
+            match self.try_submit(new).await {
+                Ok(submitted) => return Ok(submitted),
+                Err(Attempt::Again(e)) => last_error = Some(e),
+                Err(Attempt::Failed(e)) => return Err(e),
+            }
+        }
+        Err(SubmitError::Store(last_error.map_or_else(
+            || corrupt("applications", "no attempt"),
+            super::pg_error,
+        )))
+    }
+
+    async fn try_submit(&self, new: &NewApplication) -> Result<Submitted, Attempt> {
+        let mut client = self.client().await.map_err(Attempt::store)?;
+        let tx = client.transaction().await.map_err(Attempt::pg)?;
+        let line = new.customer_id.as_str();
+        let codes: Vec<&str> = new.providers.iter().map(|c| c.as_str()).collect();
+        // Submissions of one key wait for each other here, so that a
+        // replay racing its original finds it committed (and draws no ID).
+        tx.execute(
+            "SELECT pg_advisory_xact_lock(hashtextextended($1 || ' ' || $2, 0))",
+            &[&line, &new.idempotency_key],
+        )
+        .await
+        .map_err(Attempt::pg)?;
+        // Every fact in one statement, so from one snapshot.
+        let facts = tx
+            .query_one(
+                "SELECT \
+                   (SELECT record FROM applications \
+                      WHERE customer_id = $1 AND idempotency_key = $2), \
+                   (SELECT value FROM meta WHERE key = 'consent'), \
+                   (SELECT coalesce(jsonb_agg(jsonb_build_array(code, service_name, name)), '[]') \
+                      FROM providers WHERE code = ANY($3)), \
+                   (SELECT coalesce(jsonb_agg(provider), '[]') FROM pending \
+                      WHERE customer_id = $1 AND provider = ANY($3)), \
+                   (SELECT coalesce(jsonb_agg(jsonb_build_array(provider, setting)), '[]') \
+                      FROM settings WHERE customer_id = $1 AND provider = ANY($3))",
+                &[&line, &new.idempotency_key, &codes],
+            )
+            .await
+            .map_err(Attempt::pg)?;
+        if let Some(record) = facts.get::<_, Option<serde_json::Value>>(0) {
+            return Ok(Submitted {
+                record: record_of(record).map_err(Attempt::store)?,
+                replayed: true,
+            });
+        }
+        let consent: Option<serde_json::Value> = facts.get(1);
+        let consent: Option<ConsentRecord> = consent
+            .map(|value| from_json("meta", value))
+            .transpose()
+            .map_err(Attempt::store)?;
+        let providers: Vec<(String, String, String)> =
+            from_json("providers", facts.get(2)).map_err(Attempt::store)?;
+        let providers: HashMap<String, ProviderRecord> = providers
+            .into_iter()
+            .map(|(code, service_name, name)| (code, ProviderRecord { service_name, name }))
+            .collect();
+        let pending: Vec<String> = from_json("pending", facts.get(3)).map_err(Attempt::store)?;
+        let settings: Vec<(String, String)> =
+            from_json("settings", facts.get(4)).map_err(Attempt::store)?;
+        let settings: HashMap<String, String> = settings.into_iter().collect();
+        let mut facts = Vec::with_capacity(new.providers.len());
+        for code in &new.providers {
+            let current = match settings.get(code.as_str()) {
+                Some(s) => from_text("settings", s.clone()).map_err(Attempt::store)?,
+                None => Setting::DoNotNotify,
+            };
+            facts.push(ProviderFacts {
+                provider: providers.get(code.as_str()).cloned(),
+                pending: pending.iter().any(|p| p == code.as_str()),
+                current,
+            });
+        }
+        let accepted = rules::check_submission(new, consent, facts).map_err(Attempt::Failed)?;
+        let sequence = self
+            .sequence(new.received_at.jst_date())
+            .await
+            .map_err(Attempt::store)?;
+        let record = accepted
+            .into_record(new, sequence)
+            .map_err(Attempt::Failed)?;
+        let id = id_column(record.id);
+        let work = rules::work_of(&record);
+        let steps: Vec<i16> = work.iter().map(|(_, step)| *step as i16).collect();
+        let dues: Vec<i64> = work.iter().map(|(due, _)| due.unix()).collect();
+        let written = async {
+            tx.execute(
+                "INSERT INTO applications (id, customer_id, idempotency_key, state, record) \
+                 VALUES ($1, $2, $3, $4, $5)",
+                &[
+                    &id,
+                    &line,
+                    &record.idempotency_key,
+                    &text("applications", &record.state).map_err(Attempt::store)?,
+                    &json("applications", &record).map_err(Attempt::store)?,
+                ],
+            )
+            .await
+            .map_err(Attempt::pg)?;
+            tx.execute(
+                "INSERT INTO pending (customer_id, provider, application_id) \
+                 SELECT $1, unnest($2::text[]), $3",
+                &[&line, &codes, &id],
+            )
+            .await
+            .map_err(Attempt::pg)?;
+            tx.execute(
+                "INSERT INTO work (application_id, step, due) \
+                 SELECT $1, unnest($2::smallint[]), unnest($3::bigint[])",
+                &[&id, &steps, &dues],
+            )
+            .await
+            .map_err(Attempt::pg)?;
+            tx.commit().await.map_err(Attempt::pg)
+        };
+        written.await?;
+        Ok(Submitted {
+            record,
+            replayed: false,
+        })
+    }
+
+    /// An application by its ID.
+    pub(super) async fn application_record(
+        &self,
+        id: ApplicationId,
+    ) -> Result<Option<ApplicationRecord>, StoreError> {
+        let client = self.client().await?;
+        let row = client
+            .query_opt(
+                "SELECT record FROM applications WHERE id = $1",
+                &[&id_column(id)],
+            )
+            .await?;
+        row.map(|row| record_of(row.get(0))).transpose()
+    }
+
+    /// A line's applications, newest first.
+    pub(super) async fn applications_of(
+        &self,
+        line: &CustomerId,
+    ) -> Result<Vec<ApplicationRecord>, StoreError> {
+        let client = self.client().await?;
+        let rows = client
+            .query(
+                "SELECT record FROM applications WHERE customer_id = $1 ORDER BY id DESC",
+                &[&line.as_str()],
+            )
+            .await?;
+        rows.into_iter().map(|row| record_of(row.get(0))).collect()
+    }
+
+    /// Claims and runs the work due at `now`, a batch per transaction:
+    /// the steps are locked with `SKIP LOCKED`, so concurrent workers take
+    /// different ones, and their applications `FOR UPDATE`, so two steps of
+    /// one application run one after the other.
+    pub(super) async fn run_work(
+        &self,
+        now: Timestamp,
+    ) -> Result<Vec<(ApplicationRecord, WorkStep)>, StoreError> {
+        let mut done = Vec::new();
+        loop {
+            let batch = self.work_batch(now).await?;
+            if batch.is_empty() {
+                return Ok(done);
+            }
+            done.extend(batch);
+        }
+    }
+
+    async fn work_batch(
+        &self,
+        now: Timestamp,
+    ) -> Result<Vec<(ApplicationRecord, WorkStep)>, StoreError> {
+        const BATCH: i64 = 128;
+        let mut client = self.client().await?;
+        let tx = client.transaction().await?;
+        let claimed = tx
+            .query(
+                "SELECT application_id, step FROM work WHERE due <= $1 \
+                 ORDER BY due, application_id, step LIMIT $2 FOR UPDATE SKIP LOCKED",
+                &[&now.unix(), &BATCH],
+            )
+            .await?;
+        if claimed.is_empty() {
+            tx.commit().await?;
+            return Ok(Vec::new());
+        }
+        let ids: Vec<i64> = claimed.iter().map(|row| row.get(0)).collect();
+        let mut records: HashMap<i64, ApplicationRecord> = HashMap::new();
+        for row in tx
+            .query(
+                "SELECT id, record FROM applications WHERE id = ANY($1) ORDER BY id FOR UPDATE",
+                &[&ids],
+            )
+            .await?
+        {
+            records.insert(row.get(0), record_of(row.get(1))?);
+        }
+        let mut done = Vec::new();
+        let mut changed = std::collections::BTreeSet::new();
+        for row in &claimed {
+            let (id, step): (i64, WorkStep) = (row.get(0), step_of(row.get(1))?);
+            tx.execute(
+                "DELETE FROM work WHERE application_id = $1 AND step = $2",
+                &[&id, &(step as i16)],
+            )
+            .await?;
+            let record = records
+                .get(&id)
+                .ok_or_else(|| corrupt("work", format!("work for missing application {id}")))?;
+            let Some(stepped) = rules::run_step(record, step, now) else {
+                continue;
+            };
+            let line = stepped.record.customer_id.as_str().to_owned();
+            for (code, setting) in &stepped.settings {
+                tx.execute(
+                    "INSERT INTO settings (customer_id, provider, setting, set_on, method) \
+                     VALUES ($1, $2, $3, $4, $5) ON CONFLICT (customer_id, provider) DO UPDATE \
+                     SET setting = EXCLUDED.setting, set_on = EXCLUDED.set_on, method = EXCLUDED.method",
+                    &[
+                        &line,
+                        &code.as_str(),
+                        &text("settings", &setting.setting)?,
+                        &setting.set_on.to_string(),
+                        &setting.method.as_str(),
+                    ],
+                )
+                .await?;
+            }
+            if !stepped.settings.is_empty() {
+                tx.execute("DELETE FROM pending WHERE application_id = $1", &[&id])
+                    .await?;
+            }
+            if stepped.mail {
+                tx.execute(
+                    "INSERT INTO outbox (application_id, attempts, next_attempt_at) \
+                     VALUES ($1, 0, $2) ON CONFLICT DO NOTHING",
+                    &[&id, &now.unix()],
+                )
+                .await?;
+            }
+            changed.insert(id);
+            done.push((stepped.record.clone(), step));
+            records.insert(id, stepped.record);
+        }
+        for id in changed {
+            let record = &records[&id];
+            tx.execute(
+                "UPDATE applications SET state = $2, record = $3 WHERE id = $1",
+                &[
+                    &id,
+                    &text("applications", &record.state)?,
+                    &json("applications", record)?,
+                ],
+            )
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(done)
+    }
+}
+
+/// How one attempt at a submission ended, if not stored.
+enum Attempt {
+    /// A race lost (a key or provider taken meanwhile): run it again.
+    Again(tokio_postgres::Error),
+    /// Refused or failed for good.
+    Failed(SubmitError),
+}
+
+impl Attempt {
+    fn pg(e: tokio_postgres::Error) -> Self {
+        if retryable(&e) {
+            Self::Again(e)
+        } else {
+            Self::Failed(SubmitError::Store(super::pg_error(e)))
+        }
+    }
+
+    fn store(e: StoreError) -> Self {
+        Self::Failed(SubmitError::Store(e))
+    }
+}

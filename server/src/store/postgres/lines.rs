@@ -1,0 +1,164 @@
+//! Reads of lines, providers, settings, the consent document and notices.
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use shared::domain::{CustomerId, ProviderCode};
+
+use super::{PgEngine, application_id, from_json, from_text, json};
+use crate::store::{LineRecord, LineSettings, ProviderRecord, SettingRecord, StoreError};
+
+/// A setting from its row: (provider, setting, set_on, method).
+pub(super) fn setting_of(
+    row: &tokio_postgres::Row,
+) -> Result<(ProviderCode, SettingRecord), StoreError> {
+    Ok((
+        from_text("settings", row.get(0))?,
+        SettingRecord {
+            setting: from_text("settings", row.get(1))?,
+            set_on: from_text("settings", row.get(2))?,
+            method: from_text("settings", row.get(3))?,
+        },
+    ))
+}
+
+impl PgEngine {
+    /// A line, if loaded.
+    pub(super) async fn line_record(
+        &self,
+        id: &CustomerId,
+    ) -> Result<Option<LineRecord>, StoreError> {
+        let client = self.client().await?;
+        let row = client
+            .query_opt(
+                "SELECT access_key_hash, services FROM lines WHERE customer_id = $1",
+                &[&id.as_str()],
+            )
+            .await?;
+        row.map(|row| {
+            Ok(LineRecord {
+                access_key_hash: row.get(0),
+                services: from_json("lines", row.get(1))?,
+            })
+        })
+        .transpose()
+    }
+
+    /// A line's settings and pending changes, and the catalogue's version,
+    /// in one round trip (three queries, pipelined on one connection).
+    pub(super) async fn settings_of(&self, id: &CustomerId) -> Result<LineSettings, StoreError> {
+        let client = self.client().await?;
+        let line = id.as_str();
+        let by_line: [&(dyn tokio_postgres::types::ToSql + Sync); 1] = [&line];
+        let (version, settings, pending) = tokio::try_join!(
+            client.query_one("SELECT version FROM catalogue", &[]),
+            client.query(
+                "SELECT provider, setting, set_on, method FROM settings \
+                 WHERE customer_id = $1 ORDER BY provider",
+                &by_line,
+            ),
+            client.query(
+                "SELECT provider, application_id FROM pending \
+                 WHERE customer_id = $1 ORDER BY provider",
+                &by_line,
+            ),
+        )?;
+        Ok(LineSettings {
+            catalogue_version: u64::try_from(version.get::<_, i64>(0)).unwrap_or(0),
+            settings: settings.iter().map(setting_of).collect::<Result<_, _>>()?,
+            pending: pending
+                .iter()
+                .map(|row| {
+                    Ok((
+                        from_text("pending", row.get(0))?,
+                        application_id("pending", row.get(1))?,
+                    ))
+                })
+                .collect::<Result<_, StoreError>>()?,
+        })
+    }
+
+    /// A singleton of `meta`, if stored.
+    pub(super) async fn meta<T: DeserializeOwned>(
+        &self,
+        key: &str,
+    ) -> Result<Option<T>, StoreError> {
+        let client = self.client().await?;
+        let row = client
+            .query_opt("SELECT value FROM meta WHERE key = $1", &[&key])
+            .await?;
+        row.map(|row| from_json("meta", row.get(0))).transpose()
+    }
+
+    /// Stores a singleton of `meta`.
+    pub(super) async fn put_meta<T: Serialize + Sync>(
+        &self,
+        key: &str,
+        value: &T,
+    ) -> Result<(), StoreError> {
+        let client = self.client().await?;
+        client
+            .execute(
+                "INSERT INTO meta (key, value) VALUES ($1, $2) \
+                 ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value",
+                &[&key, &json("meta", value)?],
+            )
+            .await?;
+        Ok(())
+    }
+
+    /// A provider, if loaded.
+    pub(super) async fn provider_record(
+        &self,
+        code: &ProviderCode,
+    ) -> Result<Option<ProviderRecord>, StoreError> {
+        let client = self.client().await?;
+        let row = client
+            .query_opt(
+                "SELECT service_name, name FROM providers WHERE code = $1",
+                &[&code.as_str()],
+            )
+            .await?;
+        Ok(row.map(|row| ProviderRecord {
+            service_name: row.get(0),
+            name: row.get(1),
+        }))
+    }
+
+    /// Every provider in code order, with the catalogue's version, read in
+    /// one snapshot.
+    pub(super) async fn all_providers(
+        &self,
+    ) -> Result<(u64, Vec<(ProviderCode, ProviderRecord)>), StoreError> {
+        let mut client = self.client().await?;
+        let tx = client
+            .build_transaction()
+            .isolation_level(tokio_postgres::IsolationLevel::RepeatableRead)
+            .read_only(true)
+            .start()
+            .await?;
+        let version = tx.query_one("SELECT version FROM catalogue", &[]).await?;
+        let rows = tx
+            .query(
+                "SELECT code, service_name, name FROM providers ORDER BY code",
+                &[],
+            )
+            .await?;
+        tx.commit().await?;
+        let providers = rows
+            .iter()
+            .map(|row| {
+                Ok((
+                    from_text("providers", row.get(0))?,
+                    ProviderRecord {
+                        service_name: row.get(1),
+                        name: row.get(2),
+                    },
+                ))
+            })
+            .collect::<Result<_, StoreError>>()?;
+        Ok((
+            u64::try_from(version.get::<_, i64>(0)).unwrap_or(0),
+            providers,
+        ))
+    }
+}

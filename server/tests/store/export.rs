@@ -1,0 +1,107 @@
+//! Export and restore: one format for both engines, so a round trip
+//! through either, or from one to the other, gives the same bytes.
+
+use std::io::Cursor;
+
+use shared::domain::{Setting, Timestamp};
+
+use crate::conformance;
+use crate::engines::{LINE_A, LINE_B, T0, TestDb, application, line};
+
+/// A database with something of every kind: the fixture, a completed
+/// application with its mail waiting, one being worked, one received.
+async fn populated(db: &TestDb) -> kaisen::store::Store {
+    let store = db.with_fixture().await;
+    let done = application(&store, LINE_A, Setting::Notify, &[10], T0).await;
+    store.submit(&done).await.expect("stored");
+    store
+        .run_due_work(Timestamp::from_unix(T0 + 60))
+        .await
+        .expect("ran");
+    let working = application(&store, LINE_B, Setting::Notify, &[11, 12], T0 + 61).await;
+    store.submit(&working).await.expect("stored");
+    store
+        .run_due_work(Timestamp::from_unix(T0 + 61))
+        .await
+        .expect("ran");
+    let received = application(&store, LINE_A, Setting::DoNotNotify, &[1], T0 + 70).await;
+    store.submit(&received).await.expect("stored");
+    store
+}
+
+async fn export_of(store: &kaisen::store::Store) -> Vec<u8> {
+    let mut out = Vec::new();
+    store.export(&mut out).await.expect("exported");
+    out
+}
+
+conformance!(
+    export_restore_export_is_byte_identical_and_the_restore_serves,
+    |db: TestDb| async move {
+        let source = populated(&db).await;
+        let file = export_of(&source).await;
+        let audit = source.audit().await.expect("read");
+
+        // Into a fresh database of each engine.
+        for target in [TestDb::sled().await, TestDb::postgres().await] {
+            let restored = target.open().await;
+            let summary = restored
+                .restore(&mut Cursor::new(&file))
+                .await
+                .expect("restored");
+            assert!(summary.records > 40, "{summary:?}");
+            assert_eq!(export_of(&restored).await, file, "{:?}", target.location);
+            let again = restored.audit().await.expect("read");
+            assert_eq!(again.pending, audit.pending, "pending changes rebuilt");
+            assert_eq!(again.work, audit.work, "queued work rebuilt");
+            assert_eq!(again.idempotency, audit.idempotency);
+            assert_eq!(again.outbox, audit.outbox);
+            // It serves: the pending provider is refused, the next ID follows.
+            let busy = application(&restored, LINE_B, Setting::Notify, &[11], T0 + 80).await;
+            assert!(restored.submit(&busy).await.is_err());
+            let next = application(&restored, LINE_B, Setting::Notify, &[13], T0 + 80).await;
+            let id = restored.submit(&next).await.expect("stored").record.id;
+            assert!(audit.applications.iter().all(|a| a.id < id), "{id} is new");
+            // Restoring again is refused: it is not empty.
+            let refused = restored
+                .restore(&mut Cursor::new(&file))
+                .await
+                .expect_err("refused");
+            assert!(refused.to_string().contains("not empty"), "{refused}");
+            assert!(
+                !restored
+                    .notifications(&line(LINE_A))
+                    .await
+                    .expect("read")
+                    .is_empty()
+            );
+        }
+    }
+);
+
+conformance!(
+    a_file_that_fails_its_checks_writes_nothing,
+    |db: TestDb| async move {
+        let source = populated(&db).await;
+        let file = String::from_utf8(export_of(&source).await).expect("UTF-8");
+        let target = TestDb::sled().await;
+        let restored = target.open().await;
+        // A setting for a line the file never gives.
+        let orphan = file.replacen(
+            "\"setting\":{\"customer_id\":\"CAF0000000001\"",
+            "\"setting\":{\"customer_id\":\"CAF0000000009\"",
+            1,
+        );
+        let refused = restored
+            .restore(&mut Cursor::new(orphan.as_bytes()))
+            .await
+            .expect_err("refused");
+        assert!(
+            refused
+                .to_string()
+                .contains("line CAF0000000009 is not given before it"),
+            "{refused}"
+        );
+        assert_eq!(restored.holds_data().await.expect("read"), None);
+    }
+);
