@@ -120,6 +120,8 @@ pub struct Workspace {
     pub site: PathBuf,
     /// The server's stderr, every start appended.
     pub log: PathBuf,
+    /// The flags naming the database: `--db <db>`, or `--database <url>`.
+    pub database: Vec<String>,
 }
 
 impl Workspace {
@@ -136,13 +138,24 @@ impl Workspace {
         )
         .expect("index.html written");
         let log = root.path().join("server.log");
+        let database = vec!["--db".into(), db.display().to_string()];
         Self {
             root,
             db,
             mail,
             site,
             log,
+            database,
         }
+    }
+
+    /// Like [`Workspace::create`], on the PostgreSQL database at `url`
+    /// (the two-portal test, `tests/portals.rs`).
+    #[allow(dead_code)]
+    pub fn on_postgres(url: &str) -> Self {
+        let mut workspace = Self::create();
+        workspace.database = vec!["--database".into(), url.into()];
+        workspace
     }
 
     /// Copies the server binary into the workspace and returns the copy:
@@ -159,15 +172,15 @@ impl Workspace {
         self.root.path().join(format!("snapshot-{cycle}"))
     }
 
-    /// Writes [`import_file`] and loads it with `kaisen import FILE --db DIR`.
+    /// Writes [`import_file`] and loads it with `kaisen import FILE --db DIR`
+    /// (or `--database URL`).
     pub fn import(&self, binary: &Path) {
         let file = self.root.path().join("import.json");
         std::fs::write(&file, import_file().to_string()).expect("the import file written");
         let output = Command::new(binary)
             .arg("import")
             .arg(&file)
-            .arg("--db")
-            .arg(&self.db)
+            .args(&self.database)
             .output()
             .expect("kaisen import runs");
         assert!(

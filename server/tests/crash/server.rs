@@ -53,8 +53,7 @@ impl ServerProcess {
             }
             let child = command
                 .arg("serve")
-                .arg("--db")
-                .arg(&workspace.db)
+                .args(&workspace.database)
                 .arg("--addr")
                 .arg(format!("127.0.0.1:{port}"))
                 .arg("--work-delay")
