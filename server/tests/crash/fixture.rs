@@ -149,9 +149,7 @@ impl Workspace {
         }
     }
 
-    /// Like [`Workspace::create`], on the PostgreSQL database at `url`
-    /// (the two-portal test, `tests/portals.rs`).
-    #[allow(dead_code)]
+    /// Like [`Workspace::create`], on the PostgreSQL database at `url`.
     pub fn on_postgres(url: &str) -> Self {
         let mut workspace = Self::create();
         workspace.database = vec!["--database".into(), url.into()];
