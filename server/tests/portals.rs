@@ -350,3 +350,190 @@ async fn two_portals_on_one_database_keep_every_promise_across_them() {
     assert_eq!(moved.get("/api/session").await.0, StatusCode::OK);
     drop((portal_a, portal_b));
 }
+
+/// Clients submitting during the failover.
+const FAILOVER_CLIENTS: usize = 16;
+
+/// Keeps `client` submitting changes of the line's providers until `stop`,
+/// returning the IDs of every receipt it received, and when the first and
+/// last refusal or failure (no receipt) happened.
+async fn keep_submitting(
+    client: Client,
+    line: usize,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+) -> (BTreeSet<String>, Vec<Instant>) {
+    let (mut acked, mut failures) = (BTreeSet::new(), Vec::new());
+    let mut round = 0;
+    while !stop.load(std::sync::atomic::Ordering::SeqCst) {
+        let provider = provider_code((line * 5 + round) % fixture::PROVIDERS);
+        round += 1;
+        let body = match client.try_get("/api/notifications").await {
+            Some((StatusCode::OK, rows)) => rows,
+            _ => {
+                failures.push(Instant::now());
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                continue;
+            }
+        };
+        let notified = body
+            .as_array()
+            .is_some_and(|rows| rows.iter().any(|r| r["provider"] == provider));
+        let setting = if notified { "do_not_notify" } else { "notify" };
+        let Some((StatusCode::OK, consent)) = client.try_get("/api/consent").await else {
+            failures.push(Instant::now());
+            continue;
+        };
+        let draft = json!({
+            "idempotency_key": format!("{:032x}", rand::random::<u128>()),
+            "consent_hash": consent["hash"],
+            "setting": setting,
+            "providers": [provider],
+            "applicant": {
+                "name": "山田太郎",
+                "phone": "03-1234-5678",
+                "email": "taro@example.jp",
+                "wants_mail": true,
+            },
+        });
+        // A submission cut off by the failover is sent again, same key,
+        // until it is answered: a receipt, or a refusal (409).
+        loop {
+            match client.try_post("/api/applications", &draft).await {
+                Some((StatusCode::CREATED | StatusCode::OK, receipt)) => {
+                    acked.insert(receipt["id"].as_str().expect("an ID").to_owned());
+                    break;
+                }
+                Some((StatusCode::CONFLICT, _)) => break,
+                // No answer, or the database out of reach: again.
+                None | Some((StatusCode::SERVICE_UNAVAILABLE, _)) => {
+                    failures.push(Instant::now());
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+                Some((status, body)) => panic!("line {line}: {status} {body}"),
+            }
+        }
+    }
+    (acked, failures)
+}
+
+impl Client {
+    /// `GET path`, or `None` when the portal did not answer.
+    async fn try_get(&self, path: &str) -> Option<(StatusCode, Value)> {
+        let response = self
+            .http
+            .get(format!("{}{path}", self.base))
+            .send()
+            .await
+            .ok()?;
+        let status = response.status();
+        Some((status, response.json().await.unwrap_or(Value::Null)))
+    }
+
+    /// `POST path`, or `None` when the portal did not answer.
+    async fn try_post(&self, path: &str, body: &Value) -> Option<(StatusCode, Value)> {
+        let response = self
+            .http
+            .post(format!("{}{path}", self.base))
+            .json(body)
+            .send()
+            .await
+            .ok()?;
+        let status = response.status();
+        Some((status, response.json().await.unwrap_or(Value::Null)))
+    }
+}
+
+/// Failover (SPEC §9): a primary with a synchronous standby, two portals
+/// given both hosts (`target_session_attrs=read-write`). Under load the
+/// primary is killed with SIGKILL and the standby promoted: the portals
+/// carry on against the new primary within seconds, and every receipt
+/// acknowledged before the kill (and after) is there.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn after_the_primary_dies_and_the_standby_is_promoted_every_acknowledged_receipt_is_there() {
+    let (primary, standby) = tokio::task::spawn_blocking(|| {
+        let sync = testkit::Options {
+            fsync: true,
+            ..testkit::Options::default()
+        };
+        let primary = testkit::Cluster::start(sync.clone()).expect("the primary starts");
+        let standby = testkit::Cluster::start_standby(
+            &primary,
+            testkit::Options {
+                name: Some("standby".into()),
+                ..sync
+            },
+        )
+        .expect("the standby starts");
+        primary
+            .require_synchronous_standby("standby")
+            .expect("the standby is synchronous");
+        (primary, standby)
+    })
+    .await
+    .expect("no panic");
+    let url = format!(
+        "postgres://kaisen@{},{}/kaisen?target_session_attrs=read-write",
+        primary.host_spec(),
+        standby.host_spec()
+    );
+    let (a, b) = (Workspace::on_postgres(&url), Workspace::on_postgres(&url));
+    let binary = a.install_binary(std::path::Path::new(env!("CARGO_BIN_EXE_kaisen")));
+    a.import(&binary);
+    let portals = [
+        ServerProcess::start(&binary, &a, "1h").await,
+        ServerProcess::start(&binary, &b, "1h").await,
+    ];
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let mut clients = Vec::new();
+    for line in 0..FAILOVER_CLIENTS {
+        let client = Client::log_in(&portals[line % 2].base, line).await;
+        clients.push(tokio::spawn(keep_submitting(client, line, stop.clone())));
+    }
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let killed = Instant::now();
+    let standby = tokio::task::spawn_blocking(move || {
+        primary.kill9().expect("the primary is killed");
+        standby.promote().expect("the standby is promoted");
+        drop(primary);
+        standby
+    })
+    .await
+    .expect("no panic");
+    let promoted = killed.elapsed();
+    // Load goes on against the new primary.
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    stop.store(true, std::sync::atomic::Ordering::SeqCst);
+    let (mut acked, mut last_failure) = (BTreeSet::new(), None::<Instant>);
+    for client in clients {
+        let (ids, failures) = client.await.expect("no panic");
+        acked.extend(ids);
+        last_failure = last_failure.max(failures.last().copied());
+    }
+    let store = Store::open(&Location::Postgres(standby.url()), Purpose::Serve)
+        .await
+        .expect("the new primary opens");
+    let audit = store.audit().await.expect("the database reads");
+    let stored: BTreeSet<String> = audit
+        .applications
+        .iter()
+        .map(|a| a.id.to_string())
+        .collect();
+    let lost: Vec<_> = acked.difference(&stored).collect();
+    assert!(
+        lost.is_empty(),
+        "acknowledged and lost in the failover: {lost:?}"
+    );
+    let after = audit.applications.len();
+    let recovered = last_failure.map(|at| at.saturating_duration_since(killed));
+    eprintln!(
+        "failover: {} receipts acknowledged, {} stored; standby promoted {promoted:.1?} after the kill; \
+         last failed request {recovered:.1?} after the kill",
+        acked.len(),
+        after
+    );
+    assert!(
+        recovered.is_none_or(|r| r < Duration::from_secs(15)),
+        "the portals carried on within seconds: {recovered:?}"
+    );
+    drop(portals);
+}
