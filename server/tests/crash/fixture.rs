@@ -3,6 +3,7 @@
 //! real `kaisen import`, and the temporary folder the server runs in.
 
 use std::collections::BTreeMap;
+use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -114,6 +115,8 @@ pub struct Workspace {
     pub root: TempDir,
     /// The database folder.
     pub db: PathBuf,
+    /// A PostgreSQL database (its URL) to use instead of `db`.
+    pub database_url: Option<String>,
     /// Where the server writes completion mails.
     pub mail: PathBuf,
     /// The client folder the server serves.
@@ -139,6 +142,7 @@ impl Workspace {
         Self {
             root,
             db,
+            database_url: None,
             mail,
             site,
             log,
@@ -159,15 +163,25 @@ impl Workspace {
         self.root.path().join(format!("snapshot-{cycle}"))
     }
 
-    /// Writes [`import_file`] and loads it with `kaisen import FILE --db DIR`.
+    /// The flags that give a `kaisen` command the database:
+    /// `--database URL` if [`Workspace::database_url`] is set, else
+    /// `--db DIR`.
+    pub fn database_args(&self) -> [OsString; 2] {
+        match &self.database_url {
+            Some(url) => ["--database".into(), url.into()],
+            None => ["--db".into(), self.db.clone().into()],
+        }
+    }
+
+    /// Writes [`import_file`] and loads it with `kaisen import FILE`, on
+    /// the workspace's database.
     pub fn import(&self, binary: &Path) {
         let file = self.root.path().join("import.json");
         std::fs::write(&file, import_file().to_string()).expect("the import file written");
         let output = Command::new(binary)
             .arg("import")
             .arg(&file)
-            .arg("--db")
-            .arg(&self.db)
+            .args(self.database_args())
             .output()
             .expect("kaisen import runs");
         assert!(
