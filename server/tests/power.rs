@@ -93,9 +93,9 @@ async fn sled_power_cut_right_after_acknowledgements_loses_no_receipt() {
     let mut run = PowerRun::new("sled", cycles);
     let mut disk = Disk::new(run.workspace.root.path());
     // The import goes straight into the backing folder: the durable start.
-    run.workspace.db = disk.backing.join("db");
+    run.workspace.database = sled_flags(&disk.backing.join("db"));
     run.workspace.import(&run.binary);
-    run.workspace.db = disk.mountpoint.join("db");
+    run.workspace.database = sled_flags(&disk.mountpoint.join("db"));
     run.workspace.mail = disk.mountpoint.join("mail");
 
     for cycle in 0..cycles {
@@ -126,7 +126,7 @@ async fn postgres_power_cut_right_after_acknowledgements_loses_no_receipt() {
         .expect("a PostgreSQL cluster starts");
     let port = cluster.port();
     let url = cluster.url();
-    run.workspace.database_url = Some(url.clone());
+    run.workspace.database = vec!["--database".into(), url.clone()];
     run.workspace.import(&run.binary);
     cluster.stop().expect("the cluster stops");
     drop(cluster);
@@ -157,6 +157,11 @@ async fn postgres_power_cut_right_after_acknowledgements_loses_no_receipt() {
         run.check(cycle, &audit, &disk.backing.join("mail"), &cut);
     }
     run.finish();
+}
+
+/// The flags naming the sled database in `dir`.
+fn sled_flags(dir: &Path) -> Vec<String> {
+    vec!["--db".into(), dir.display().to_string()]
 }
 
 /// A cluster in `dir` (on the mount or the backing folder) that fsyncs and

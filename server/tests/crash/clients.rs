@@ -248,9 +248,20 @@ impl LineView {
     }
 }
 
-/// The request was cut off (the server is gone).
+/// The request was cut off (the server is gone), or answered 503: the
+/// database was out of reach (PostgreSQL killed and starting again), so
+/// nothing was acknowledged.
 #[derive(Debug)]
 pub struct CutOff;
+
+/// A response's status and body; a 503 counts as no answer.
+async fn answered(response: reqwest::Response) -> Result<(StatusCode, String), CutOff> {
+    let status = response.status();
+    if status == StatusCode::SERVICE_UNAVAILABLE {
+        return Err(CutOff);
+    }
+    Ok((status, response.text().await.map_err(|_| CutOff)?))
+}
 
 /// One line's client: a cookie store (its session), and its drafts that
 /// were cut off by a kill.
@@ -343,8 +354,7 @@ impl LineClient {
             .send()
             .await
             .map_err(|_| CutOff)?;
-        let status = response.status();
-        Ok((status, response.text().await.map_err(|_| CutOff)?))
+        answered(response).await
     }
 
     /// `GET path` as JSON, logging in again once on a 401.
@@ -437,8 +447,7 @@ impl LineClient {
             .send()
             .await
             .map_err(|_| CutOff)?;
-        let status = response.status();
-        Ok((status, response.text().await.map_err(|_| CutOff)?))
+        answered(response).await
     }
 
     /// The line's applications (S8), newest first.

@@ -3,7 +3,6 @@
 //! real `kaisen import`, and the temporary folder the server runs in.
 
 use std::collections::BTreeMap;
-use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -115,14 +114,14 @@ pub struct Workspace {
     pub root: TempDir,
     /// The database folder.
     pub db: PathBuf,
-    /// A PostgreSQL database (its URL) to use instead of `db`.
-    pub database_url: Option<String>,
     /// Where the server writes completion mails.
     pub mail: PathBuf,
     /// The client folder the server serves.
     pub site: PathBuf,
     /// The server's stderr, every start appended.
     pub log: PathBuf,
+    /// The flags naming the database: `--db <db>`, or `--database <url>`.
+    pub database: Vec<String>,
 }
 
 impl Workspace {
@@ -139,14 +138,22 @@ impl Workspace {
         )
         .expect("index.html written");
         let log = root.path().join("server.log");
+        let database = vec!["--db".into(), db.display().to_string()];
         Self {
             root,
             db,
-            database_url: None,
             mail,
             site,
             log,
+            database,
         }
+    }
+
+    /// Like [`Workspace::create`], on the PostgreSQL database at `url`.
+    pub fn on_postgres(url: &str) -> Self {
+        let mut workspace = Self::create();
+        workspace.database = vec!["--database".into(), url.into()];
+        workspace
     }
 
     /// Copies the server binary into the workspace and returns the copy:
@@ -163,25 +170,15 @@ impl Workspace {
         self.root.path().join(format!("snapshot-{cycle}"))
     }
 
-    /// The flags that give a `kaisen` command the database:
-    /// `--database URL` if [`Workspace::database_url`] is set, else
-    /// `--db DIR`.
-    pub fn database_args(&self) -> [OsString; 2] {
-        match &self.database_url {
-            Some(url) => ["--database".into(), url.into()],
-            None => ["--db".into(), self.db.clone().into()],
-        }
-    }
-
-    /// Writes [`import_file`] and loads it with `kaisen import FILE`, on
-    /// the workspace's database.
+    /// Writes [`import_file`] and loads it with `kaisen import FILE --db DIR`
+    /// (or `--database URL`).
     pub fn import(&self, binary: &Path) {
         let file = self.root.path().join("import.json");
         std::fs::write(&file, import_file().to_string()).expect("the import file written");
         let output = Command::new(binary)
             .arg("import")
             .arg(&file)
-            .args(self.database_args())
+            .args(&self.database)
             .output()
             .expect("kaisen import runs");
         assert!(

@@ -22,10 +22,9 @@ pub struct ServerProcess {
 }
 
 impl ServerProcess {
-    /// Starts `kaisen serve` on the workspace's database (sled or
-    /// PostgreSQL) with `work_delay` (humantime, e.g. `1s`) and waits until
-    /// its port accepts connections. Its stderr is appended to the
-    /// workspace's log.
+    /// Starts `kaisen serve` on the workspace's database with `work_delay`
+    /// (humantime, e.g. `1s`) and waits until its port accepts
+    /// connections. Its stderr is appended to the workspace's log.
     pub async fn start(binary: &Path, workspace: &Workspace, work_delay: &str) -> Self {
         Self::start_with(binary, workspace, work_delay, &[]).await
     }
@@ -54,7 +53,7 @@ impl ServerProcess {
             }
             let child = command
                 .arg("serve")
-                .args(workspace.database_args())
+                .args(&workspace.database)
                 .arg("--addr")
                 .arg(format!("127.0.0.1:{port}"))
                 .arg("--work-delay")

@@ -1,7 +1,7 @@
 //! Applications: submitting one, reading them back, and the work that takes
 //! each through 受付済 → 工事中 → 完了, claimed by one process at a time.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;
 
 use shared::domain::{ApplicationId, CustomerId, Date, Setting, Timestamp};
@@ -286,7 +286,7 @@ impl PgEngine {
         &self,
         now: Timestamp,
     ) -> Result<Vec<(ApplicationRecord, WorkStep)>, StoreError> {
-        const BATCH: i64 = 128;
+        const BATCH: i64 = 256;
         let mut client = self.client().await?;
         let tx = client.transaction().await?;
         let claimed = tx
@@ -300,7 +300,9 @@ impl PgEngine {
             tx.commit().await?;
             return Ok(Vec::new());
         }
-        let ids: Vec<i64> = claimed.iter().map(|row| row.get(0)).collect();
+        let claimed: Vec<(i64, i16)> = claimed.iter().map(|row| (row.get(0), row.get(1))).collect();
+        let ids: Vec<i64> = claimed.iter().map(|(id, _)| *id).collect();
+        let steps: Vec<i16> = claimed.iter().map(|(_, step)| *step).collect();
         let mut records: HashMap<i64, ApplicationRecord> = HashMap::new();
         for row in tx
             .query(
@@ -311,15 +313,14 @@ impl PgEngine {
         {
             records.insert(row.get(0), record_of(row.get(1))?);
         }
+        // The steps in claim order, each on the application as the steps
+        // before it left it; then the writes, a statement each.
         let mut done = Vec::new();
         let mut changed = std::collections::BTreeSet::new();
-        for row in &claimed {
-            let (id, step): (i64, WorkStep) = (row.get(0), step_of(row.get(1))?);
-            tx.execute(
-                "DELETE FROM work WHERE application_id = $1 AND step = $2",
-                &[&id, &(step as i16)],
-            )
-            .await?;
+        let mut settings: BTreeMap<(String, String), (String, String, String)> = BTreeMap::new();
+        let (mut released, mut mailed) = (Vec::new(), Vec::new());
+        for &(id, step) in &claimed {
+            let step = step_of(step)?;
             let record = records
                 .get(&id)
                 .ok_or_else(|| corrupt("work", format!("work for missing application {id}")))?;
@@ -328,45 +329,77 @@ impl PgEngine {
             };
             let line = stepped.record.customer_id.as_str().to_owned();
             for (code, setting) in &stepped.settings {
-                tx.execute(
-                    "INSERT INTO settings (customer_id, provider, setting, set_on, method) \
-                     VALUES ($1, $2, $3, $4, $5) ON CONFLICT (customer_id, provider) DO UPDATE \
-                     SET setting = EXCLUDED.setting, set_on = EXCLUDED.set_on, method = EXCLUDED.method",
-                    &[
-                        &line,
-                        &code.as_str(),
-                        &text("settings", &setting.setting)?,
-                        &setting.set_on.to_string(),
-                        &setting.method.as_str(),
-                    ],
-                )
-                .await?;
+                settings.insert(
+                    (line.clone(), code.as_str().to_owned()),
+                    (
+                        text("settings", &setting.setting)?,
+                        setting.set_on.to_string(),
+                        setting.method.as_str().to_owned(),
+                    ),
+                );
             }
             if !stepped.settings.is_empty() {
-                tx.execute("DELETE FROM pending WHERE application_id = $1", &[&id])
-                    .await?;
+                released.push(id);
             }
             if stepped.mail {
-                tx.execute(
-                    "INSERT INTO outbox (application_id, attempts, next_attempt_at) \
-                     VALUES ($1, 0, $2) ON CONFLICT DO NOTHING",
-                    &[&id, &now.unix()],
-                )
-                .await?;
+                mailed.push(id);
             }
             changed.insert(id);
             done.push((stepped.record.clone(), step));
             records.insert(id, stepped.record);
         }
-        for id in changed {
-            let record = &records[&id];
+        tx.execute(
+            "DELETE FROM work w USING unnest($1::bigint[], $2::smallint[]) AS c(id, step) \
+             WHERE w.application_id = c.id AND w.step = c.step",
+            &[&ids, &steps],
+        )
+        .await?;
+        if !settings.is_empty() {
+            let mut columns: [Vec<String>; 5] = Default::default();
+            for ((line, code), (setting, set_on, method)) in settings {
+                for (column, value) in columns
+                    .iter_mut()
+                    .zip([line, code, setting, set_on, method])
+                {
+                    column.push(value);
+                }
+            }
+            let [lines, codes, values, days, methods] = &columns;
             tx.execute(
-                "UPDATE applications SET state = $2, record = $3 WHERE id = $1",
-                &[
-                    &id,
-                    &text("applications", &record.state)?,
-                    &json("applications", record)?,
-                ],
+                "INSERT INTO settings (customer_id, provider, setting, set_on, method) \
+                 SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[]) \
+                 ON CONFLICT (customer_id, provider) DO UPDATE SET setting = EXCLUDED.setting, \
+                 set_on = EXCLUDED.set_on, method = EXCLUDED.method",
+                &[lines, codes, values, days, methods],
+            )
+            .await?;
+            tx.execute(
+                "DELETE FROM pending WHERE application_id = ANY($1)",
+                &[&released],
+            )
+            .await?;
+        }
+        if !mailed.is_empty() {
+            tx.execute(
+                "INSERT INTO outbox (application_id, attempts, next_attempt_at) \
+                 SELECT unnest($1::bigint[]), 0, $2 ON CONFLICT DO NOTHING",
+                &[&mailed, &now.unix()],
+            )
+            .await?;
+        }
+        if !changed.is_empty() {
+            let (mut keys, mut states, mut values) = (Vec::new(), Vec::new(), Vec::new());
+            for id in changed {
+                let record = &records[&id];
+                keys.push(id);
+                states.push(text("applications", &record.state)?);
+                values.push(json("applications", record)?);
+            }
+            tx.execute(
+                "UPDATE applications a SET state = c.state, record = c.record \
+                 FROM unnest($1::bigint[], $2::text[], $3::jsonb[]) AS c(id, state, record) \
+                 WHERE a.id = c.id",
+                &[&keys, &states, &values],
             )
             .await?;
         }
