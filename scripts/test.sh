@@ -2,8 +2,8 @@
 # Runs every test (installing what is missing first): the cheap checks
 # first, so that they fail fast (rustfmt; clippy on the native crates and on
 # the client for wasm32), then the shared crate's unit tests, the server's
-# HTTP, storage conformance (sled and PostgreSQL), fuzz (with a fixed seed)
-# and crash tests, the HTTP tests again on PostgreSQL, the release build of the
+# HTTP, storage conformance (sled and PostgreSQL), fuzz (with a fixed seed),
+# crash and power-loss tests, the HTTP tests again on PostgreSQL, the release build of the
 # client, the Playwright suite against the real server, and flow A and
 # flow B in Firefox and WebKit (end2end/other-engines.sh). Prints how long
 # each stage took at the end, also when one fails.

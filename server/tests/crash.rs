@@ -40,6 +40,7 @@ mod crash {
     pub mod clients;
     pub mod fixture;
     pub mod mail;
+    pub mod run;
     pub mod server;
 }
 
@@ -48,23 +49,23 @@ use std::io::{Read, Seek, SeekFrom};
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
-use kaisen::store::{Audit, Location, Purpose, Store};
+use kaisen::store::{Audit, Location};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
-use shared::api::Consent;
 use shared::domain::ApplicationState;
 
 use crash::clients::{LineClient, Shared, SharedLedger, deal_lines, run_task};
 use crash::fixture::{self, LINES, Workspace};
+use crash::run::{
+    WORK_DELAY, audit_of, env_number, fail_on, prepare, spawn_clients, start_cycle, unix_now,
+};
 use crash::server::ServerProcess;
 use crash::{checks, mail};
 
 /// Concurrent client tasks; each owns a share of the lines.
 const TASKS: usize = 16;
-/// The server's work delay.
-const WORK_DELAY: &str = "1s";
 /// Kill cycles when `KAISEN_CRASH_CYCLES` is not set.
 const DEFAULT_CYCLES: usize = 20;
 /// A random kill comes this many milliseconds after the clients start.
@@ -508,81 +509,6 @@ async fn sigterm_with_submissions_in_flight_exits_0_having_answered_all_it_store
     );
 }
 
-/// Starts the server and logs every client in, reads the consent's hash
-/// once, and returns the server with what the client tasks share.
-async fn start_cycle(
-    binary: &Path,
-    workspace: &Workspace,
-    extra: &[&str],
-    dealt: &mut Vec<Vec<LineClient>>,
-    ledger: &SharedLedger,
-    consent_hash: &mut String,
-) -> (ServerProcess, Shared) {
-    let server = ServerProcess::start_with(binary, workspace, WORK_DELAY, extra).await;
-    *dealt = prepare(std::mem::take(dealt), &server.base, ledger).await;
-    if consent_hash.is_empty() {
-        let consent: Consent = dealt[0][0]
-            .get_json("/api/consent", ledger)
-            .await
-            .expect("the consent is read");
-        *consent_hash = consent.hash;
-    }
-    let shared = Shared {
-        consent_hash: consent_hash.clone(),
-        ledger: ledger.clone(),
-        stop: Arc::new(AtomicBool::new(false)),
-    };
-    (server, shared)
-}
-
-/// Hands each share of the lines to a client task of its own, seeded from
-/// the run's seed, the cycle and the share.
-fn spawn_clients(
-    dealt: &mut Vec<Vec<LineClient>>,
-    shared: &Shared,
-    seed: u64,
-    cycle: usize,
-) -> Vec<tokio::task::JoinHandle<Vec<LineClient>>> {
-    dealt
-        .drain(..)
-        .enumerate()
-        .map(|(n, lines)| {
-            let task_seed = seed ^ ((cycle as u64) << 16 | n as u64);
-            tokio::spawn(run_task(lines, shared.clone(), task_seed))
-        })
-        .collect()
-}
-
-/// Points every client at `base` and makes sure each holds a session,
-/// one task per share of lines (logins run Argon2 on the server).
-async fn prepare(
-    dealt: Vec<Vec<LineClient>>,
-    base: &str,
-    ledger: &SharedLedger,
-) -> Vec<Vec<LineClient>> {
-    let tasks: Vec<_> = dealt
-        .into_iter()
-        .map(|mut lines| {
-            let base = base.to_owned();
-            let ledger = ledger.clone();
-            tokio::spawn(async move {
-                for line in &mut lines {
-                    line.base.clone_from(&base);
-                    line.ensure_logged_in(&ledger)
-                        .await
-                        .expect("the server answers logins");
-                }
-                lines
-            })
-        })
-        .collect();
-    let mut prepared = Vec::with_capacity(tasks.len());
-    for task in tasks {
-        prepared.push(task.await.expect("a login task does not panic"));
-    }
-    prepared
-}
-
 /// Waits until every line's applications are completed and every one that
 /// wished a mail has its `.eml` file. Long runs end with a backlog (the
 /// mailer writes and fsyncs one file at a time, and each server lived about
@@ -648,31 +574,6 @@ fn unacknowledged(
         .collect()
 }
 
-/// Opens the database at `location` through the library and reads all of
-/// it.
-async fn audit_of(location: &Location) -> Audit {
-    let store = Store::open(location, Purpose::Serve)
-        .await
-        .expect("the database opens after the kill");
-    store.audit().await.expect("every record decodes")
-}
-
-/// Fails the test on `problems`, keeping the workspace for a look.
-fn fail_on(workspace: &mut Workspace, when: &str, problems: &[String], ledger: &SharedLedger) {
-    let violations = std::mem::take(&mut ledger.lock().expect("not poisoned").violations);
-    let all: Vec<&String> = violations.iter().chain(problems).collect();
-    if all.is_empty() {
-        return;
-    }
-    workspace.root.disable_cleanup(true);
-    let shown: Vec<&&String> = all.iter().take(30).collect();
-    panic!(
-        "{when}: {} broken promises (workspace kept in {}, server log server.log):\n{shown:#?}",
-        all.len(),
-        workspace.root.path().display()
-    );
-}
-
 /// Waits until `needle` appears in the log after `offset`, at most `limit`.
 async fn wait_for_log(log: &Path, offset: u64, needle: &str, limit: Duration) -> bool {
     let deadline = Instant::now() + limit;
@@ -717,20 +618,4 @@ fn tree_size(dir: &Path) -> u64 {
 
 fn file_len(path: &Path) -> u64 {
     std::fs::metadata(path).map(|m| m.len()).unwrap_or(0)
-}
-
-fn unix_now() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0)
-}
-
-/// A number from the environment, if set; a malformed one fails the test.
-fn env_number(name: &str) -> Option<u64> {
-    std::env::var(name).ok().map(|v| {
-        v.trim()
-            .parse()
-            .unwrap_or_else(|_| panic!("{name} must be a whole number, not {v:?}"))
-    })
 }
