@@ -55,7 +55,12 @@ impl Mailer {
                 file.write_all(&message.formatted())
                     .map_err(|e| e.to_string())?;
                 file.sync_all().map_err(|e| e.to_string())?;
-                fs::rename(&partial, &path).map_err(|e| e.to_string())
+                fs::rename(&partial, &path).map_err(|e| e.to_string())?;
+                // The rename is durable once the folder is synced: only then
+                // may the delivery be recorded.
+                fs::File::open(dir)
+                    .and_then(|folder| folder.sync_all())
+                    .map_err(|e| e.to_string())
             }
             Self::Smtp(transport) => transport
                 .send(message)
