@@ -1,6 +1,15 @@
 import { defineConfig } from '@playwright/test';
 import type { ServerOptions } from './tests/fixtures';
-import { contact, idleLimitSecs, idlePort, mainPort as port, stagingHost, stagingPort, tlsPort } from './tests/servers';
+import {
+  contact,
+  idleLimitSecs,
+  idlePort,
+  mainPort as port,
+  postgresPort,
+  stagingHost,
+  stagingPort,
+  tlsPort,
+} from './tests/servers';
 
 /** Debian's Chromium (never `npx playwright install`), with `extra` flags. */
 function chromium(...extra: string[]) {
@@ -71,6 +80,16 @@ export default defineConfig<ServerOptions>({
       },
     },
     {
+      // The same portal on PostgreSQL (SPEC §9): the journeys through both
+      // flows, a reload mid-flow and the printed receipt.
+      name: 'postgres',
+      testMatch: /\/(flow-a|flow-b|reload|print)\.spec\.ts$/,
+      use: {
+        baseURL: `http://127.0.0.1:${postgresPort}`,
+        dataDir: '.data-postgres',
+      },
+    },
+    {
       // The server's own TLS listener: Chromium speaks HTTP/2 to it, whose
       // requests carry no Host header (tls.spec.ts checks the protocol).
       name: 'tls',
@@ -92,6 +111,11 @@ export default defineConfig<ServerOptions>({
       KAISEN_IDLE_TIMEOUT: `${idleLimitSecs}s`,
     }),
     server(`http://127.0.0.1:${stagingPort}/`, { KAISEN_E2E_PORT: String(stagingPort), KAISEN_E2E_DATA: '.data-staging' }),
+    server(`http://127.0.0.1:${postgresPort}/`, {
+      KAISEN_E2E_PORT: String(postgresPort),
+      KAISEN_E2E_DATA: '.data-postgres',
+      KAISEN_E2E_ENGINE: 'postgres',
+    }),
     server(`https://127.0.0.1:${tlsPort}/`, {
       KAISEN_E2E_PORT: String(tlsPort),
       KAISEN_E2E_DATA: '.data-tls',

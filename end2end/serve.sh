@@ -9,7 +9,10 @@
 # KAISEN_WORK_DELAY (default 4s), KAISEN_CONTACT (required: the contact
 # details on the receipt, one line each), KAISEN_E2E_TLS=1 (serve HTTPS with
 # a self-signed certificate for localhost and 127.0.0.1, made here with
-# openssl into $DATA). Every other `serve` flag can be given as its
+# openssl into $DATA), KAISEN_E2E_ENGINE=postgres (the database on a
+# private PostgreSQL cluster in $DATA/pg, started here with testkit and
+# stopped when this script ends, however it ends). Every other `serve` flag
+# can be given as its
 # KAISEN_* variable (see server/src/config.rs), e.g.
 # KAISEN_IDLE_TIMEOUT=20s.
 set -eu
@@ -17,9 +20,21 @@ cd "$(dirname "$0")"
 PORT="${KAISEN_E2E_PORT:-3917}"
 DATA="${KAISEN_E2E_DATA:-.data}"
 BIN=../target/debug/kaisen
+TESTKIT=../target/debug/testkit
+if [ -d "$DATA/pg" ]; then "$TESTKIT" stop --dir "$DATA/pg" >/dev/null 2>&1 || true; fi
 rm -rf "$DATA"
 mkdir -p "$DATA"
-"$BIN" import fixtures/lines.json --db "$DATA/db"
+if [ "${KAISEN_E2E_ENGINE:-}" = postgres ]; then
+  URL=$("$TESTKIT" start --dir "$DATA/pg")
+  # A watchdog of its own session: it outlives this script (whatever signal
+  # ends it) and stops the cluster once the script is gone.
+  setsid sh -c "while kill -0 $$ 2>/dev/null; do sleep 1; done; \"$TESTKIT\" stop --dir \"$DATA/pg\"; rm -rf \"$DATA/pg\"" \
+    </dev/null >/dev/null 2>&1 &
+  set -- --database "$URL"
+else
+  set -- --db "$DATA/db"
+fi
+"$BIN" import fixtures/lines.json "$@"
 export KAISEN_MAIL_DIR="$DATA/mail"
 if [ "${KAISEN_E2E_TLS:-}" = 1 ]; then
   openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 \
@@ -32,5 +47,9 @@ fi
 # tests cover them).
 export KAISEN_LOGINS_PER_LINE="${KAISEN_LOGINS_PER_LINE:-1000}"
 export KAISEN_LOGINS_PER_ADDRESS="${KAISEN_LOGINS_PER_ADDRESS:-100000}"
-exec "$BIN" serve --db "$DATA/db" --site ../target/site --addr "127.0.0.1:$PORT" \
-  --work-delay "${KAISEN_WORK_DELAY:-4s}"
+# Not exec'd: the watchdog waits for this script's process.
+"$BIN" serve "$@" --site ../target/site --addr "127.0.0.1:$PORT" \
+  --work-delay "${KAISEN_WORK_DELAY:-4s}" &
+SERVER=$!
+trap 'kill -TERM "$SERVER" 2>/dev/null' TERM INT
+wait "$SERVER"

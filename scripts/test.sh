@@ -54,6 +54,6 @@ stage "cargo test (fuzz seed $KAISEN_FUZZ_SEED)" cargo test --locked
 stage "API tests on PostgreSQL" \
   env KAISEN_TEST_ENGINE=postgres cargo test --locked -p kaisen-server --test api
 stage "client build" cargo xtask client
-stage "server build" cargo build -p kaisen-server --locked
+stage "server build" cargo build -p kaisen-server -p kaisen-testkit --locked
 stage "Playwright" playwright
 stage "Firefox and WebKit" end2end/other-engines.sh

@@ -25,6 +25,9 @@ export const stagingHost = 'kaisen.test';
  * certificate made by serve.sh). */
 export const tlsPort = Number(process.env.KAISEN_E2E_TLS_PORT ?? 3921);
 
+/** The port of the server whose database is on PostgreSQL. */
+export const postgresPort = Number(process.env.KAISEN_E2E_POSTGRES_PORT ?? 3922);
+
 /** The short-idle server's idle limit, in seconds. */
 export const idleLimitSecs = 20;
 
