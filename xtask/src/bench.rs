@@ -1,8 +1,10 @@
-//! `cargo xtask bench [--runs N] [load] [scale] [--secs N] [--lines N,N]`:
-//! builds the client and the server for release and prints issue 6's
-//! figures: the client's size, cold load to interactive in headless
-//! Chromium, then the server's and the store's (`cargo bench -p
-//! kaisen-server --bench bench`, which takes the remaining arguments).
+//! `cargo xtask bench [--runs N] [load] [logins] [scale] [--secs N]
+//! [--lines N,N] [--engine sled|postgres] [--pg-set name=value]…`: builds
+//! the client and the server for release and prints issue 6's figures: the
+//! client's size, cold load to interactive in headless Chromium, then the
+//! server's and the store's on sled and on PostgreSQL, side by side
+//! (`cargo bench -p kaisen-server --bench bench`, which takes the remaining
+//! arguments).
 
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};

@@ -18,7 +18,7 @@ mod client;
 
 type Result<T = ()> = std::result::Result<T, Box<dyn std::error::Error>>;
 
-const USAGE: &str = "usage: cargo xtask client [--no-opt | --names]\n       cargo xtask bench [--runs N] [load] [scale] [--secs N] [--lines N,N]";
+const USAGE: &str = "usage: cargo xtask client [--no-opt | --names]\n       cargo xtask bench [--runs N] [load] [logins] [scale] [--secs N] [--lines N,N] [--engine sled|postgres] [--pg-set name=value]";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();

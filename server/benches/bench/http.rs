@@ -161,9 +161,19 @@ pub struct Outcome {
     pub statuses: BTreeMap<u16, usize>,
     /// Requests that got no answer.
     pub errors: usize,
+    /// CPU seconds used meanwhile by the servers, the database and the load
+    /// generator, when read (see [`Outcome::charge`]).
+    pub cpu: [f64; 3],
 }
 
 impl Outcome {
+    /// Records the CPU time used between two readings.
+    pub fn charge(&mut self, before: [f64; 3], after: [f64; 3]) {
+        for ((used, b), a) in self.cpu.iter_mut().zip(before).zip(after) {
+            *used = a - b;
+        }
+    }
+
     /// Answers per second.
     pub fn per_second(&self) -> f64 {
         self.latencies.len() as f64 / self.elapsed.as_secs_f64()
@@ -181,9 +191,20 @@ impl Outcome {
 
     /// Statuses as `201×900 409×3`.
     pub fn statuses(&self) -> String {
+        self.listed(|_| true)
+    }
+
+    /// The answers other than `expected`, as [`Outcome::statuses`] writes
+    /// them; empty when every answer was `expected`.
+    pub fn other_than(&self, expected: u16) -> String {
+        self.listed(|status| status != expected)
+    }
+
+    fn listed(&self, keep: impl Fn(u16) -> bool) -> String {
         let mut parts: Vec<String> = self
             .statuses
             .iter()
+            .filter(|(s, _)| keep(**s))
             .map(|(s, n)| format!("{s}×{n}"))
             .collect();
         if self.errors > 0 {
@@ -202,12 +223,14 @@ pub fn quantile_ms(samples: &[Duration], q: f64) -> f64 {
     samples[rank - 1].as_secs_f64() * 1000.0
 }
 
-/// Runs `plan` against `addr`: client `c`'s `n`-th request (counted over
-/// all clients) is `request(c, n)`; `None` ends that client.
+/// Runs `plan` against the servers at `addrs`, the clients spread evenly
+/// (client `c` talks to `addrs[c % addrs.len()]`): client `c`'s `n`-th
+/// request (counted over all clients) is `request(addr, c, n)`; `None` ends
+/// that client.
 pub async fn run(
-    addr: SocketAddr,
+    addrs: &[SocketAddr],
     plan: Plan,
-    request: impl Fn(usize, usize) -> Option<Vec<u8>> + Send + Sync + 'static,
+    request: impl Fn(SocketAddr, usize, usize) -> Option<Vec<u8>> + Send + Sync + 'static,
 ) -> Outcome {
     let request = Arc::new(request);
     let next = Arc::new(AtomicUsize::new(0));
@@ -215,6 +238,7 @@ pub async fn run(
     let workers: Vec<_> = (0..plan.clients)
         .map(|client| {
             let (request, next) = (request.clone(), next.clone());
+            let addr = addrs[client % addrs.len()];
             tokio::spawn(async move {
                 let mut outcome = Outcome::default();
                 let mut conn = None;
@@ -223,7 +247,7 @@ pub async fn run(
                     if n >= plan.requests || started.elapsed() >= plan.time {
                         break;
                     }
-                    let Some(bytes) = request(client, n) else {
+                    let Some(bytes) = request(addr, client, n) else {
                         break;
                     };
                     let sent = Instant::now();

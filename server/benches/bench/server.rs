@@ -7,10 +7,17 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::http::{self, Conn};
+use kaisen::store::Location;
 
-/// The `kaisen` binary cargo built beside this bench.
-pub const KAISEN: &str = env!("CARGO_BIN_EXE_kaisen");
+use crate::http::{self, Conn};
+use crate::stores;
+
+/// The `kaisen` binary measured: the one cargo built beside this bench, or
+/// the one `KAISEN_BENCH_BINARY` names (to compare two builds with the same
+/// bench).
+pub fn kaisen() -> std::ffi::OsString {
+    std::env::var_os("KAISEN_BENCH_BINARY").unwrap_or_else(|| env!("CARGO_BIN_EXE_kaisen").into())
+}
 
 /// Every bench line's access key.
 pub const KEY: &str = "Bench-Key-2026";
@@ -25,7 +32,7 @@ impl Drop for Process {
     }
 }
 
-/// `kaisen serve` on `db`, answering on the address it holds.
+/// `kaisen serve` on a store, answering on the address it holds.
 pub struct Server {
     /// Where it listens.
     pub addr: SocketAddr,
@@ -38,15 +45,15 @@ impl Server {
         self.process.0.id()
     }
 
-    /// Starts `kaisen serve` with `extra` flags and waits until it answers.
-    pub async fn start(db: &Path, site: &Path, extra: &[&str]) -> Server {
+    /// Starts `kaisen serve` on `db` with `extra` flags and waits until it
+    /// answers.
+    pub async fn start(db: &Location, site: &Path, extra: &[&str]) -> Server {
         let addr = free_port();
-        let process = Command::new(KAISEN)
+        let process = Command::new(kaisen())
             .arg("serve")
             .arg("--addr")
             .arg(addr.to_string())
-            .arg("--db")
-            .arg(db)
+            .args(stores::args(db))
             .arg("--site")
             .arg(site)
             .arg("--contact")
@@ -98,13 +105,12 @@ pub fn free_port() -> SocketAddr {
         .expect("a free port")
 }
 
-/// Runs `kaisen import file --db db`; panics if it fails.
-pub fn import(file: &Path, db: &Path) -> String {
-    let output = Command::new(KAISEN)
+/// Runs `kaisen import file` into `db`; panics if it fails.
+pub fn import(file: &Path, db: &Location) -> String {
+    let output = Command::new(kaisen())
         .arg("import")
         .arg(file)
-        .arg("--db")
-        .arg(db)
+        .args(stores::args(db))
         .env("RUST_LOG", "warn")
         .output()
         .expect("kaisen import runs");
@@ -219,4 +225,39 @@ pub fn status_kib(pid: u32, field: &str) -> u64 {
         })
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
         .unwrap_or(0)
+}
+
+/// The CPU time (user and system, its reaped children's included) a
+/// process has used, in seconds; 0 when gone. Linux counts it in ticks of
+/// 1/100 s.
+pub fn cpu_secs(pid: u32) -> f64 {
+    // utime, stime, cutime and cstime: the 14th to 17th fields.
+    let ticks: u64 = stat_fields(pid).map_or(0, |fields| {
+        fields
+            .get(11..15)
+            .map_or(0, |f| f.iter().filter_map(|n| n.parse::<u64>().ok()).sum())
+    });
+    ticks as f64 / 100.0
+}
+
+/// The processes whose parent (the 4th field) is `pid`.
+pub fn children(pid: u32) -> Vec<u32> {
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    entries
+        .filter_map(Result::ok)
+        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|&child| {
+            stat_fields(child).and_then(|f| f.get(1)?.parse::<u32>().ok()) == Some(pid)
+        })
+        .collect()
+}
+
+/// The fields of `/proc/<pid>/stat` after the command's name (which is in
+/// parentheses and may hold spaces): the first is the 3rd field, the state.
+fn stat_fields(pid: u32) -> Option<Vec<String>> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let (_, rest) = stat.rsplit_once(')')?;
+    Some(rest.split_whitespace().map(str::to_owned).collect())
 }

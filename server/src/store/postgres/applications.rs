@@ -57,6 +57,9 @@ impl Sequences {
     }
 }
 
+/// A statement's parameter.
+type Param<'a> = &'a (dyn tokio_postgres::types::ToSql + Sync);
+
 /// A step of work from its `work.step` column.
 pub(super) fn step_of(n: i16) -> Result<WorkStep, StoreError> {
     match n {
@@ -127,17 +130,15 @@ impl PgEngine {
         let tx = client.transaction().await.map_err(Attempt::pg)?;
         let line = new.customer_id.as_str();
         let codes: Vec<&str> = new.providers.iter().map(|c| c.as_str()).collect();
-        // Submissions of one key wait for each other here, so that a
-        // replay racing its original finds it committed (and draws no ID).
-        tx.execute(
-            "SELECT pg_advisory_xact_lock(hashtextextended($1 || ' ' || $2, 0))",
-            &[&line, &new.idempotency_key],
-        )
-        .await
-        .map_err(Attempt::pg)?;
-        // Every fact in one statement, so from one snapshot.
-        let facts = tx
-            .query_one(
+        // Every statement of a submission is prepared once per connection,
+        // and those that need no answer before the next are pipelined: sent
+        // together, run by the server one after another, answered in one
+        // round trip (`join!`, never `try_join!`: the first statement's
+        // error is the one that tells).
+        let (lock, facts) = tokio::try_join!(
+            tx.prepare_cached("SELECT pg_advisory_xact_lock(hashtextextended($1 || ' ' || $2, 0))"),
+            // Every fact in one statement, so from one snapshot.
+            tx.prepare_cached(
                 "SELECT \
                    (SELECT record FROM applications \
                       WHERE customer_id = $1 AND idempotency_key = $2), \
@@ -147,11 +148,21 @@ impl PgEngine {
                    (SELECT coalesce(jsonb_agg(provider), '[]') FROM pending \
                       WHERE customer_id = $1 AND provider = ANY($3)), \
                    (SELECT coalesce(jsonb_agg(jsonb_build_array(provider, setting)), '[]') \
-                      FROM settings WHERE customer_id = $1 AND provider = ANY($3))",
-                &[&line, &new.idempotency_key, &codes],
-            )
-            .await
-            .map_err(Attempt::pg)?;
+                      FROM settings WHERE customer_id = $1 AND provider = ANY($3))"
+            ),
+        )
+        .map_err(Attempt::pg)?;
+        // Submissions of one key wait for each other at the lock, so that
+        // a replay racing its original finds it committed (and draws no
+        // ID): the facts are read only once it is held.
+        let lock_params: [Param; 2] = [&line, &new.idempotency_key];
+        let facts_params: [Param; 3] = [&line, &new.idempotency_key, &codes];
+        let (locked, facts) = tokio::join!(
+            tx.execute(&lock, &lock_params),
+            tx.query_one(&facts, &facts_params),
+        );
+        locked.map_err(Attempt::pg)?;
+        let facts = facts.map_err(Attempt::pg)?;
         if let Some(record) = facts.get::<_, Option<serde_json::Value>>(0) {
             return Ok(Submitted {
                 record: record_of(record).map_err(Attempt::store)?,
@@ -197,37 +208,35 @@ impl PgEngine {
         let work = rules::work_of(&record);
         let steps: Vec<i16> = work.iter().map(|(_, step)| *step as i16).collect();
         let dues: Vec<i64> = work.iter().map(|(due, _)| due.unix()).collect();
-        let written = async {
-            tx.execute(
+        let state = text("applications", &record.state).map_err(Attempt::store)?;
+        let stored = json("applications", &record).map_err(Attempt::store)?;
+        let (application, pending, queued) = tokio::try_join!(
+            tx.prepare_cached(
                 "INSERT INTO applications (id, customer_id, idempotency_key, state, record) \
-                 VALUES ($1, $2, $3, $4, $5)",
-                &[
-                    &id,
-                    &line,
-                    &record.idempotency_key,
-                    &text("applications", &record.state).map_err(Attempt::store)?,
-                    &json("applications", &record).map_err(Attempt::store)?,
-                ],
-            )
-            .await
-            .map_err(Attempt::pg)?;
-            tx.execute(
+                 VALUES ($1, $2, $3, $4, $5)"
+            ),
+            tx.prepare_cached(
                 "INSERT INTO pending (customer_id, provider, application_id) \
-                 SELECT $1, unnest($2::text[]), $3",
-                &[&line, &codes, &id],
-            )
-            .await
-            .map_err(Attempt::pg)?;
-            tx.execute(
+                 SELECT $1, unnest($2::text[]), $3"
+            ),
+            tx.prepare_cached(
                 "INSERT INTO work (application_id, step, due) \
-                 SELECT $1, unnest($2::smallint[]), unnest($3::bigint[])",
-                &[&id, &steps, &dues],
-            )
-            .await
-            .map_err(Attempt::pg)?;
-            tx.commit().await.map_err(Attempt::pg)
-        };
-        written.await?;
+                 SELECT $1, unnest($2::smallint[]), unnest($3::bigint[])"
+            ),
+        )
+        .map_err(Attempt::pg)?;
+        let application_params: [Param; 5] = [&id, &line, &record.idempotency_key, &state, &stored];
+        let pending_params: [Param; 3] = [&line, &codes, &id];
+        let work_params: [Param; 3] = [&id, &steps, &dues];
+        let (application, pending, queued) = tokio::join!(
+            tx.execute(&application, &application_params),
+            tx.execute(&pending, &pending_params),
+            tx.execute(&queued, &work_params),
+        );
+        for result in [application, pending, queued] {
+            result.map_err(Attempt::pg)?;
+        }
+        tx.commit().await.map_err(Attempt::pg)?;
         Ok(Submitted {
             record,
             replayed: false,

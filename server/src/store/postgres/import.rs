@@ -1,8 +1,8 @@
 //! Writing a checked import file: the head in one transaction, the lines
-//! chunk by chunk with binary COPY into a temporary table merged into
-//! `lines` and `settings`, each record only if it differs. An "import
-//! unfinished" row in `meta` marks the database until the import ends, as
-//! with sled.
+//! chunk by chunk (each chunk split over the cores, a transaction per part)
+//! with binary COPY into a temporary table merged into `lines` and
+//! `settings`, each record only if it differs. An "import unfinished" row
+//! in `meta` marks the database until the import ends, as with sled.
 
 use shared::domain::CustomerId;
 use tokio_postgres::binary_copy::BinaryCopyInWriter;
@@ -10,6 +10,9 @@ use tokio_postgres::types::Type;
 
 use super::{PgEngine, json, text};
 use crate::store::{ImportHead, ImportReport, LineImport, StoreError};
+
+/// The most connections a chunk of lines is written on at once.
+const PARTS: usize = 8;
 
 impl PgEngine {
     /// Writes the providers, notices and consent in one transaction; the
@@ -52,13 +55,35 @@ impl PgEngine {
         Ok(report)
     }
 
-    /// Writes a chunk of lines and their settings in one transaction:
-    /// binary COPY into temporary tables, then one merge each that writes
-    /// only the rows that differ.
+    /// Writes a chunk of lines and their settings: split in one part per
+    /// core (at most [`PARTS`]), each written on a connection of its own,
+    /// in a transaction of its own (a line's settings go with it, and no
+    /// line is in two parts), so that the database's work on a chunk runs
+    /// on more than one core. A part that fails leaves the import
+    /// unfinished, as a failed chunk does.
     pub(super) async fn write_lines(
         &self,
         chunk: &[LineImport],
     ) -> Result<ImportReport, StoreError> {
+        let parts = std::thread::available_parallelism()
+            .map_or(1, std::num::NonZero::get)
+            .min(PARTS);
+        let size = chunk.len().div_ceil(parts).max(1);
+        let written = futures_util::future::try_join_all(
+            chunk.chunks(size).map(|part| self.write_part(part)),
+        )
+        .await?;
+        let mut report = ImportReport::default();
+        for part in written {
+            report.add(part);
+        }
+        Ok(report)
+    }
+
+    /// Writes part of a chunk in one transaction: binary COPY into
+    /// temporary tables, then one merge each that writes only the rows that
+    /// differ.
+    async fn write_part(&self, chunk: &[LineImport]) -> Result<ImportReport, StoreError> {
         let mut client = self.client().await?;
         let tx = client.transaction().await?;
         tx.batch_execute(

@@ -4,7 +4,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use shared::domain::{CustomerId, ProviderCode};
 
-use super::{PgEngine, application_id, from_json, from_text, json};
+use super::{PgEngine, application_id, corrupt, from_json, from_text, json};
 use crate::store::{LineRecord, LineSettings, ProviderRecord, SettingRecord, StoreError};
 
 /// A setting from its row: (provider, setting, set_on, method).
@@ -28,12 +28,10 @@ impl PgEngine {
         id: &CustomerId,
     ) -> Result<Option<LineRecord>, StoreError> {
         let client = self.client().await?;
-        let row = client
-            .query_opt(
-                "SELECT access_key_hash, services FROM lines WHERE customer_id = $1",
-                &[&id.as_str()],
-            )
+        let statement = client
+            .prepare_cached("SELECT access_key_hash, services FROM lines WHERE customer_id = $1")
             .await?;
+        let row = client.query_opt(&statement, &[&id.as_str()]).await?;
         row.map(|row| {
             Ok(LineRecord {
                 access_key_hash: row.get(0),
@@ -44,36 +42,66 @@ impl PgEngine {
     }
 
     /// A line's settings and pending changes, and the catalogue's version,
-    /// in one round trip (three queries, pipelined on one connection).
+    /// in one statement (so from one snapshot), prepared once per
+    /// connection: S2 and S3 read it at every request.
     pub(super) async fn settings_of(&self, id: &CustomerId) -> Result<LineSettings, StoreError> {
         let client = self.client().await?;
-        let line = id.as_str();
-        let by_line: [&(dyn tokio_postgres::types::ToSql + Sync); 1] = [&line];
-        let (version, settings, pending) = tokio::try_join!(
-            client.query_one("SELECT version FROM catalogue", &[]),
-            client.query(
-                "SELECT provider, setting, set_on, method FROM settings \
-                 WHERE customer_id = $1 ORDER BY provider",
-                &by_line,
-            ),
-            client.query(
-                "SELECT provider, application_id FROM pending \
-                 WHERE customer_id = $1 ORDER BY provider",
-                &by_line,
-            ),
-        )?;
+        let statement = client
+            .prepare_cached(
+                "SELECT c.version, s.providers, s.settings, s.set_ons, s.methods, \
+                        p.providers, p.applications \
+                 FROM catalogue c, \
+                 LATERAL (SELECT array_agg(provider ORDER BY provider) AS providers, \
+                                 array_agg(setting ORDER BY provider) AS settings, \
+                                 array_agg(set_on ORDER BY provider) AS set_ons, \
+                                 array_agg(method ORDER BY provider) AS methods \
+                          FROM settings WHERE customer_id = $1) s, \
+                 LATERAL (SELECT array_agg(provider ORDER BY provider) AS providers, \
+                                 array_agg(application_id ORDER BY provider) AS applications \
+                          FROM pending WHERE customer_id = $1) p",
+            )
+            .await?;
+        let row = client.query_one(&statement, &[&id.as_str()]).await?;
+        // `array_agg` of no rows is NULL.
+        let texts = |i| row.get::<_, Option<Vec<String>>>(i).unwrap_or_default();
+        let (providers, settings, set_ons, methods) = (texts(1), texts(2), texts(3), texts(4));
+        if [settings.len(), set_ons.len(), methods.len()] != [providers.len(); 3] {
+            return Err(corrupt("settings", "columns of different lengths"));
+        }
+        let settings = providers
+            .into_iter()
+            .zip(settings)
+            .zip(set_ons.into_iter().zip(methods))
+            .map(|((provider, setting), (set_on, method))| {
+                Ok((
+                    from_text("settings", provider)?,
+                    SettingRecord {
+                        setting: from_text("settings", setting)?,
+                        set_on: from_text("settings", set_on)?,
+                        method: from_text("settings", method)?,
+                    },
+                ))
+            })
+            .collect::<Result<_, StoreError>>()?;
+        let pending_providers = texts(5);
+        let applications = row.get::<_, Option<Vec<i64>>>(6).unwrap_or_default();
+        if applications.len() != pending_providers.len() {
+            return Err(corrupt("pending", "columns of different lengths"));
+        }
+        let pending = pending_providers
+            .into_iter()
+            .zip(applications)
+            .map(|(provider, application)| {
+                Ok((
+                    from_text("pending", provider)?,
+                    application_id("pending", application)?,
+                ))
+            })
+            .collect::<Result<_, StoreError>>()?;
         Ok(LineSettings {
-            catalogue_version: u64::try_from(version.get::<_, i64>(0)).unwrap_or(0),
-            settings: settings.iter().map(setting_of).collect::<Result<_, _>>()?,
-            pending: pending
-                .iter()
-                .map(|row| {
-                    Ok((
-                        from_text("pending", row.get(0))?,
-                        application_id("pending", row.get(1))?,
-                    ))
-                })
-                .collect::<Result<_, StoreError>>()?,
+            catalogue_version: u64::try_from(row.get::<_, i64>(0)).unwrap_or(0),
+            settings,
+            pending,
         })
     }
 
@@ -83,9 +111,10 @@ impl PgEngine {
         key: &str,
     ) -> Result<Option<T>, StoreError> {
         let client = self.client().await?;
-        let row = client
-            .query_opt("SELECT value FROM meta WHERE key = $1", &[&key])
+        let statement = client
+            .prepare_cached("SELECT value FROM meta WHERE key = $1")
             .await?;
+        let row = client.query_opt(&statement, &[&key]).await?;
         row.map(|row| from_json("meta", row.get(0))).transpose()
     }
 

@@ -72,13 +72,12 @@ impl PgEngine {
         &self,
         id: &str,
     ) -> Result<Option<SessionRecord>, StoreError> {
+        // Read at every request: prepared once per connection.
         let client = self.client().await?;
-        let row = client
-            .query_opt(
-                "SELECT customer_id, created_at, last_seen FROM sessions WHERE id = $1",
-                &[&id],
-            )
+        let statement = client
+            .prepare_cached("SELECT customer_id, created_at, last_seen FROM sessions WHERE id = $1")
             .await?;
+        let row = client.query_opt(&statement, &[&id]).await?;
         row.map(|row| session_of(&row)).transpose()
     }
 

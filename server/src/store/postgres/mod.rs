@@ -10,6 +10,12 @@
 //! a transaction committed before the operation returns; with
 //! `synchronous_commit = on` (the default) that is durable.
 //!
+//! The statements run at every request or submission (the session, S2's
+//! settings, a submission's) are prepared once per connection (deadpool's
+//! statement cache), and those that need no answer before the next are
+//! pipelined: each read or submission costs as few round trips, and as
+//! little planning, as it can.
+//!
 //! The schema is in `migrations/`, applied in order under an advisory lock
 //! (`migrate`).
 
@@ -315,8 +321,10 @@ impl Engine for PgEngine {
     }
 
     async fn next_work_due(&self) -> Result<Option<Timestamp>, StoreError> {
+        // After every pass of the worker, which every submission wakes.
         let client = self.client().await?;
-        let row = client.query_one("SELECT min(due) FROM work", &[]).await?;
+        let statement = client.prepare_cached("SELECT min(due) FROM work").await?;
+        let row = client.query_one(&statement, &[]).await?;
         Ok(row.get::<_, Option<i64>>(0).map(Timestamp::from_unix))
     }
 
@@ -358,12 +366,10 @@ impl Engine for PgEngine {
 
     async fn touch_session(&self, id: &str, at: Timestamp) -> Result<(), StoreError> {
         let client = self.client().await?;
-        client
-            .execute(
-                "UPDATE sessions SET last_seen = $2 WHERE id = $1",
-                &[&id, &at.unix()],
-            )
+        let statement = client
+            .prepare_cached("UPDATE sessions SET last_seen = $2 WHERE id = $1")
             .await?;
+        client.execute(&statement, &[&id, &at.unix()]).await?;
         Ok(())
     }
 
