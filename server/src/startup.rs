@@ -275,7 +275,7 @@ impl Server {
             per_line: Window::new(config.logins_per_line, config.login_window),
             per_address: Window::new(config.logins_per_address, config.login_window),
         };
-        let state = AppState {
+        let state = AppState::new(crate::state::Shared {
             store,
             config: Arc::new(config),
             work_queued: Arc::new(Notify::new()),
@@ -283,7 +283,7 @@ impl Server {
             hashing: Arc::new(hashing),
             login_limits: Arc::new(login_limits),
             health: Arc::new(crate::state::Health::default()),
-        };
+        });
         Ok(Self {
             listener,
             metrics,

@@ -342,13 +342,71 @@ async fn two_portals_on_one_database_keep_every_promise_across_them() {
     );
 
     // A session started on A is good on B.
-    let (_, on_a, _) = &pairs[0];
+    let (_, on_a, on_b) = &pairs[0];
     let moved = Client {
         http: on_a.http.clone(),
         base: bases[1].clone(),
     };
     assert_eq!(moved.get("/api/session").await.0, StatusCode::OK);
+
+    operators_work_while_both_serve(&binary, &a, [on_a, on_b], &acknowledged).await;
     drop((portal_a, portal_b));
+}
+
+/// The operator's subcommands against the database both portals serve
+/// (SPEC §9): `import` adds a provider, which both portals then offer (each
+/// process's cached catalogue sees the version move), `application` finds
+/// a receipt, `export` writes every application.
+async fn operators_work_while_both_serve(
+    binary: &std::path::Path,
+    workspace: &Workspace,
+    clients: [&Client; 2],
+    acknowledged: &BTreeSet<String>,
+) {
+    let run = |args: &[&std::ffi::OsStr]| {
+        let output = std::process::Command::new(binary)
+            .args(args)
+            .args(&workspace.database)
+            .output()
+            .expect("kaisen runs");
+        assert!(
+            output.status.success(),
+            "kaisen {args:?} failed: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        String::from_utf8(output.stdout).expect("UTF-8 output")
+    };
+    let offered = async |client: &Client| {
+        let (status, page) = client.get("/api/providers?page=1").await;
+        assert_eq!(status, StatusCode::OK, "{page}");
+        page["total"].as_u64().expect("a total")
+    };
+    let before = [offered(clients[0]).await, offered(clients[1]).await];
+
+    let file = workspace.root.path().join("added.json");
+    let added = json!({"providers": [
+        {"code": "Z9999", "service_name": "運用中追加サービス", "name": "運用中追加株式会社"}
+    ]});
+    std::fs::write(&file, added.to_string()).expect("the import file written");
+    run(&["import".as_ref(), file.as_os_str()]);
+    for (client, before) in clients.into_iter().zip(before) {
+        assert_eq!(
+            offered(client).await,
+            before + 1,
+            "a portal offers the provider imported while it serves"
+        );
+    }
+
+    let id = acknowledged.first().expect("an application");
+    let found = run(&["application".as_ref(), id.as_ref()]);
+    assert!(found.contains(id.as_str()), "the receipt of {id}: {found}");
+
+    let export = workspace.root.path().join("export.jsonl");
+    run(&["export".as_ref(), export.as_os_str()]);
+    let exported = std::fs::read_to_string(&export).expect("the export reads");
+    for id in acknowledged {
+        assert!(exported.contains(id.as_str()), "{id} exported");
+    }
 }
 
 /// Clients submitting during the failover.

@@ -301,15 +301,18 @@ impl Store {
     ) -> Result<OfferedPage, StoreError> {
         let line = self.engine.line_settings(id).await?;
         let catalogue = self.catalogue_at(line.catalogue_version).await?;
-        let notified: std::collections::HashSet<&ProviderCode> = line
+        // A line has a few settings and the catalogue many providers: a
+        // sorted list searched per provider beats hashing each code.
+        let mut notified: Vec<&ProviderCode> = line
             .settings
             .iter()
             .filter(|(_, s)| s.setting == Setting::Notify)
             .map(|(code, _)| code)
             .collect();
+        notified.sort_unstable();
         let matching: Vec<_> = catalogue
             .iter()
-            .filter(|(code, _)| !notified.contains(code))
+            .filter(|(code, _)| notified.binary_search(&code).is_err())
             .collect();
         let per_page = PROVIDERS_PER_PAGE as usize;
         let (page, pages) = rules::page_of(matching.len(), page, per_page);
