@@ -25,6 +25,15 @@ const STEMS: &[&str] = &[
     "こだま",
     "やまびこ",
 ];
+/// Why each kind of service receives the customer ID (利用目的).
+const PURPOSES: &[&str] = &[
+    "IP電話サービスのご契約者さまの確認のため",
+    "接続サービスのご契約回線の確認のため",
+    "映像配信サービスのご視聴契約の確認のため",
+    "セキュリティ対策サービスのご契約回線の確認のため",
+    "リモートサポートのご本人確認のため",
+    "クラウドストレージのご契約者さまの確認のため",
+];
 const KINDS: &[&str] = &[
     "テレコム",
     "ネットワークス",
@@ -42,6 +51,7 @@ pub fn demo_file() -> ImportFile {
                 "code": format!("W{:04}", i + 1),
                 "service_name": SERVICES[i % SERVICES.len()],
                 "name": format!("{}{}株式会社", STEMS[i / KINDS.len() % STEMS.len()], KINDS[i % KINDS.len()]),
+                "purpose": PURPOSES[i % PURPOSES.len()],
             })
         })
         .collect();
@@ -68,6 +78,13 @@ pub fn demo_file() -> ImportFile {
             "年末年始（12月29日～1月3日）も本ページからのお申し込みを受け付けます。",
         ],
         "consent": {"version": "2026-04", "text": CONSENT_TEXT},
+        // One /56 per line (documentation addresses, RFC 3849).
+        "prefixes": (1..=3).map(|n| json!({
+            "customer_id": format!("CAF{n:010}"),
+            "prefix": format!("2001:db8:1234:{:x}00::/56", 0x55 + n),
+            "from": "2026-11-01T00:00:00+09:00",
+            "until": null,
+        })).collect::<Vec<_>>(),
     });
     serde_json::from_value(file)
         .unwrap_or_else(|e| unreachable!("the demo data is well-formed: {e}"))

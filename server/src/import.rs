@@ -28,7 +28,9 @@ use shared::domain::{CustomerId, ServiceStatus, Setting};
 use tokio::runtime::Handle;
 
 use crate::password::Hasher;
-use crate::store::{ImportHead, ImportReport, LineImport, LineRecord, Store, StoreError};
+use crate::store::{
+    ImportHead, ImportReport, LineImport, LineRecord, PrefixRecord, Store, StoreError,
+};
 use check::{CheckedLine, KeyInput, KnownProviders};
 use read::{JsonFile, Part, Source};
 
@@ -54,6 +56,23 @@ pub struct ImportFile {
     pub notices: Option<Vec<String>>,
     /// The consent document; when given, it replaces the old one.
     pub consent: Option<ConsentEntry>,
+    /// Which IPv6 prefix the network gave which line, and when.
+    #[serde(default)]
+    pub prefixes: Vec<PrefixEntry>,
+}
+
+/// An IPv6 prefix assignment in the file.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PrefixEntry {
+    /// The line it was given to.
+    pub customer_id: String,
+    /// The prefix, e.g. `2001:db8:1234:5600::/56`.
+    pub prefix: String,
+    /// When it was given: RFC 3339, e.g. `2026-11-01T00:00:00+09:00`.
+    pub from: String,
+    /// When it was taken back (RFC 3339), or null while the line holds it.
+    pub until: Option<String>,
 }
 
 /// A provider in the file.
@@ -66,6 +85,9 @@ pub struct ProviderEntry {
     pub service_name: String,
     /// サービス提供者名
     pub name: String,
+    /// 利用目的 (SPEC §8); a provider's entry is its whole record, so an
+    /// entry without it removes a stored one.
+    pub purpose: Option<String>,
 }
 
 /// A line in the file.
@@ -265,6 +287,9 @@ struct Checked<'s> {
     known: KnownProviders<'s>,
     head: ImportHead,
     lines: u64,
+    /// The file's prefix assignments, checked: kept whole (about 100 bytes
+    /// each) and written after the lines.
+    prefixes: Vec<PrefixRecord>,
 }
 
 /// The first pass: checks every entry, writes nothing.
@@ -272,6 +297,7 @@ fn check_file<'s>(store: &Io<'s>, source: &mut dyn Source) -> Result<Checked<'s>
     let mut known = KnownProviders::new(*store);
     let mut head = ImportHead::default();
     let mut ids = Vec::new();
+    let mut prefixes = Vec::new();
     source.read(&mut |part| {
         match part {
             Part::Providers(list) => {
@@ -284,26 +310,72 @@ fn check_file<'s>(store: &Io<'s>, source: &mut dyn Source) -> Result<Checked<'s>
             }
             Part::Notices(list) => head.notices = Some(check::notices(list)?),
             Part::Consent(c) => head.consent = Some(check::consent(c)?),
+            Part::Prefix(i, entry) => prefixes.push(check::prefix(i, entry)?),
         }
         Ok(())
     })?;
     known.finish()?;
     let lines = ids.len() as u64;
-    refuse_duplicates(ids, source)?;
-    Ok(Checked { known, head, lines })
+    ids.sort_unstable();
+    refuse_duplicates(&ids, source)?;
+    if !prefixes.is_empty() {
+        refuse_unknown_lines(store, &prefixes, &ids)?;
+        check::refuse_overlaps(&prefixes, store.wait(store.store().prefixes())?)?;
+    }
+    Ok(Checked {
+        known,
+        head,
+        lines,
+        prefixes,
+    })
+}
+
+/// Refuses a prefix given to a line neither in the file (`ids`, sorted)
+/// nor stored, naming the first such assignment.
+fn refuse_unknown_lines(
+    store: &Io<'_>,
+    prefixes: &[PrefixRecord],
+    ids: &[u64],
+) -> Result<(), ImportError> {
+    let mut elsewhere: Vec<CustomerId> = prefixes
+        .iter()
+        .map(|p| &p.customer_id)
+        .filter(|id| ids.binary_search(&check::id_number(id)).is_err())
+        .cloned()
+        .collect();
+    elsewhere.sort_unstable();
+    elsewhere.dedup();
+    let mut stored = HashSet::with_capacity(elsewhere.len());
+    for part in elsewhere.chunks(CHUNK) {
+        stored.extend(
+            store
+                .wait(store.store().key_hashes(part))?
+                .into_iter()
+                .map(|(id, _)| id),
+        );
+    }
+    match prefixes.iter().enumerate().find(|(_, p)| {
+        ids.binary_search(&check::id_number(&p.customer_id))
+            .is_err()
+            && !stored.contains(&p.customer_id)
+    }) {
+        Some((i, p)) => Err(invalid(
+            format!("prefixes[{i}].customer_id"),
+            format!("unknown line {}", p.customer_id),
+        )),
+        None => Ok(()),
+    }
 }
 
 /// Refuses a customer ID given twice, naming the line that gives it again.
-/// The IDs are sorted to find duplicates; only then, and only if there is
-/// one, is the file read again to name the line.
-fn refuse_duplicates(mut ids: Vec<u64>, source: &mut dyn Source) -> Result<(), ImportError> {
-    ids.sort_unstable();
+/// The IDs come sorted; only if one is there twice is the file read again
+/// to name the line.
+fn refuse_duplicates(ids: &[u64], source: &mut dyn Source) -> Result<(), ImportError> {
     let twice: HashSet<u64> = ids
         .windows(2)
         .filter(|pair| pair[0] == pair[1])
         .map(|pair| pair[0])
         .collect();
-    drop(ids);
     if twice.is_empty() {
         return Ok(());
     }
@@ -341,6 +413,7 @@ fn write_file(
         mut known,
         head,
         lines,
+        prefixes,
     } = checked;
     store.wait(store.store().begin_import(name))?;
     let mut report = store.wait(store.store().import_head(&head))?;
@@ -401,6 +474,9 @@ fn write_file(
         )));
     }
     report.add(written);
+    for part in prefixes.chunks(CHUNK) {
+        report.add(store.wait(store.store().import_prefixes(part))?);
+    }
     store.wait(store.store().finish_import())?;
     Ok(Imported {
         report,

@@ -34,12 +34,13 @@ pub async fn run_import(file: &Path, database: &Database) -> Result<String, Stri
     let seconds = started.elapsed().as_secs_f64();
     let r = imported.report;
     Ok(format!(
-        "imported {}: {} providers, {} lines, {} settings written; notices {}; consent {}\n\
+        "imported {}: {} providers, {} lines, {} settings, {} prefixes written; notices {}; consent {}\n\
          {} lines in {seconds:.1} s: {:.0} lines/s",
         file.display(),
         r.providers,
         r.lines,
         r.settings,
+        r.prefixes,
         if r.notices { "replaced" } else { "unchanged" },
         if r.consent { "replaced" } else { "unchanged" },
         imported.lines,

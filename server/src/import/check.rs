@@ -5,12 +5,12 @@ use std::collections::{HashMap, HashSet};
 
 use sha2::{Digest, Sha256};
 use shared::api::ServiceRow;
-use shared::domain::{AccessKey, CustomerId, Date, ProviderCode, SettingMethod};
+use shared::domain::{AccessKey, CustomerId, Date, ProviderCode, SettingMethod, Timestamp};
 
 use super::Io;
-use super::{ConsentEntry, ImportError, LineEntry, ProviderEntry, invalid};
+use super::{ConsentEntry, ImportError, LineEntry, PrefixEntry, ProviderEntry, invalid};
 use crate::password;
-use crate::store::{ConsentRecord, ProviderRecord, SettingRecord};
+use crate::store::{ConsentRecord, PREFIX_LENGTHS, PrefixRecord, ProviderRecord, SettingRecord};
 
 /// A checked line, its key not yet resolved to a hash.
 pub struct CheckedLine {
@@ -59,6 +59,11 @@ pub fn providers(
         let record = ProviderRecord {
             service_name: text(&p.service_name, || format!("{at}.service_name"))?,
             name: text(&p.name, || format!("{at}.name"))?,
+            purpose: p
+                .purpose
+                .as_deref()
+                .map(|purpose| short_text(purpose, 200, || format!("{at}.purpose")))
+                .transpose()?,
         };
         checked.push((code, record));
     }
@@ -244,14 +249,19 @@ impl<'s> KnownProviders<'s> {
 /// Text fields of providers and services: 1 to 100 characters, no control
 /// characters. `at` names the field, should it be wrong.
 fn text(value: &str, at: impl Fn() -> String) -> Result<String, ImportError> {
+    short_text(value, 100, at)
+}
+
+/// One line of text: 1 to `max` characters, no control characters.
+fn short_text(value: &str, max: usize, at: impl Fn() -> String) -> Result<String, ImportError> {
     let value = value.trim();
     if value.is_empty() {
         return Err(invalid(at(), "must not be empty"));
     }
-    if value.chars().count() > 100 || value.chars().any(char::is_control) {
+    if value.chars().count() > max || value.chars().any(char::is_control) {
         return Err(invalid(
             at(),
-            "must be at most 100 characters without control characters",
+            format!("must be at most {max} characters without control characters"),
         ));
     }
     Ok(value.to_owned())
@@ -270,4 +280,183 @@ fn long_text(value: &str, max: usize, at: impl Fn() -> String) -> Result<String,
         ));
     }
     Ok(value.to_owned())
+}
+
+/// `prefixes[i]`: its line, its prefix (host bits zero, a length in
+/// [`PREFIX_LENGTHS`]) and its times (`until` after `from`).
+pub fn prefix(i: usize, p: &PrefixEntry) -> Result<PrefixRecord, ImportError> {
+    let customer_id = CustomerId::parse(&p.customer_id)
+        .map_err(|e| invalid(format!("prefixes[{i}].customer_id"), e))?;
+    let at = |field: &str| format!("prefixes[{i}] ({customer_id}).{field}");
+    let prefix: ipnet::Ipv6Net = p.prefix.trim().parse().map_err(|_| {
+        invalid(
+            at("prefix"),
+            format!(
+                "{:?} is not an IPv6 prefix such as 2001:db8:1234:5600::/56",
+                p.prefix
+            ),
+        )
+    })?;
+    if !PREFIX_LENGTHS.contains(&prefix.prefix_len()) {
+        return Err(invalid(
+            at("prefix"),
+            format!(
+                "{prefix}: a line's prefix is /{} to /{}",
+                PREFIX_LENGTHS.start(),
+                PREFIX_LENGTHS.end()
+            ),
+        ));
+    }
+    if prefix.trunc() != prefix {
+        return Err(invalid(
+            at("prefix"),
+            format!(
+                "{prefix} has host bits set: the prefix is {}",
+                prefix.trunc()
+            ),
+        ));
+    }
+    let from = rfc3339(&p.from).map_err(|e| invalid(at("from"), e))?;
+    let until = p
+        .until
+        .as_deref()
+        .map(|until| rfc3339(until).map_err(|e| invalid(at("until"), e)))
+        .transpose()?;
+    if until.is_some_and(|until| until <= from) {
+        return Err(invalid(at("until"), "must be after from"));
+    }
+    Ok(PrefixRecord {
+        prefix,
+        from,
+        until,
+        customer_id,
+    })
+}
+
+/// An RFC 3339 time with its offset, to the second.
+fn rfc3339(value: &str) -> Result<Timestamp, String> {
+    time::OffsetDateTime::parse(value, &time::format_description::well_known::Rfc3339)
+        .map(|t| Timestamp::from_unix(t.unix_timestamp()))
+        .map_err(|_| format!("{value:?} is not an RFC 3339 time such as 2026-11-01T00:00:00+09:00"))
+}
+
+/// A time as RFC 3339 in Japan, for messages.
+pub fn jst(at: Timestamp) -> String {
+    let offset = time::UtcOffset::from_hms(9, 0, 0).expect("+09:00 is an offset");
+    time::OffsetDateTime::from_unix_timestamp(at.unix())
+        .map(|t| t.to_offset(offset))
+        .ok()
+        .and_then(|t| {
+            t.format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        })
+        .unwrap_or_else(|| at.unix().to_string())
+}
+
+/// Where an assignment in the overlap check comes from.
+#[derive(Debug, Clone, Copy)]
+enum Origin {
+    /// `prefixes[i]` of the file.
+    File(usize),
+    /// The store (not replaced by the file).
+    Stored,
+}
+
+/// Refuses two assignments that give one address to two lines at one
+/// instant, naming both lines. The file's assignments replace the stored
+/// ones of the same line with the same prefix and start (a later `until`
+/// closes one); the rest of the stored ones stay and are checked with the
+/// file's, so that an assignment cannot be moved to another line after
+/// the fact.
+///
+/// Prefixes are either nested or apart, so after sorting by network the
+/// prefixes containing an assignment are the ones still on a stack: each
+/// is compared with those only.
+pub fn refuse_overlaps(
+    file: &[PrefixRecord],
+    stored: Vec<PrefixRecord>,
+) -> Result<(), ImportError> {
+    let replaced: HashSet<(ipnet::Ipv6Net, Timestamp, &CustomerId)> = file
+        .iter()
+        .map(|p| (p.prefix, p.from, &p.customer_id))
+        .collect();
+    let mut all: Vec<(&PrefixRecord, Origin)> = file
+        .iter()
+        .enumerate()
+        .map(|(i, p)| (p, Origin::File(i)))
+        .collect();
+    all.extend(
+        stored
+            .iter()
+            .filter(|p| !replaced.contains(&(p.prefix, p.from, &p.customer_id)))
+            .map(|p| (p, Origin::Stored)),
+    );
+    all.sort_by_key(|(p, origin)| {
+        (
+            p.prefix.network(),
+            p.prefix.prefix_len(),
+            p.from,
+            matches!(origin, Origin::Stored),
+        )
+    });
+    // Two file entries for one assignment: the second is refused.
+    for pair in all.windows(2) {
+        let ((a, _), (b, Origin::File(j))) = (pair[0], pair[1]) else {
+            continue;
+        };
+        if (a.prefix, a.from) == (b.prefix, b.from) {
+            return Err(invalid(
+                format!("prefixes[{j}] ({}).prefix", b.customer_id),
+                format!("{} from {} appears twice", b.prefix, jst(b.from)),
+            ));
+        }
+    }
+    let mut containing: Vec<(&PrefixRecord, Origin)> = Vec::new();
+    for (p, origin) in all {
+        while containing
+            .last()
+            .is_some_and(|(outer, _)| !outer.prefix.contains(&p.prefix))
+        {
+            containing.pop();
+        }
+        for (other, other_origin) in &containing {
+            if other.customer_id != p.customer_id && other.overlaps(p) {
+                return Err(overlap((p, origin), (other, *other_origin)));
+            }
+        }
+        containing.push((p, origin));
+    }
+    Ok(())
+}
+
+/// The error for two overlapping assignments, at the file's (the later
+/// one when both are the file's).
+fn overlap(a: (&PrefixRecord, Origin), b: (&PrefixRecord, Origin)) -> ImportError {
+    let ((at, i), (other, other_origin)) = match (a.1, b.1) {
+        (Origin::File(i), Origin::File(j)) if j > i => ((b.0, j), a),
+        (Origin::File(i), _) => ((a.0, i), b),
+        (_, Origin::File(j)) => ((b.0, j), a),
+        (Origin::Stored, Origin::Stored) => ((a.0, 0), b),
+    };
+    let whence = match other_origin {
+        Origin::File(j) => format!("prefixes[{j}]"),
+        Origin::Stored => "stored".to_owned(),
+    };
+    let until = |p: &PrefixRecord| {
+        p.until
+            .map_or_else(|| "on".to_owned(), |until| format!("until {}", jst(until)))
+    };
+    invalid(
+        format!("prefixes[{i}] ({}).prefix", at.customer_id),
+        format!(
+            "{} from {} {} overlaps {} given to {} from {} {} ({whence}): a prefix belongs to one line at a time",
+            at.prefix,
+            jst(at.from),
+            until(at),
+            other.prefix,
+            other.customer_id,
+            jst(other.from),
+            until(other),
+        ),
+    )
 }

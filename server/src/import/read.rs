@@ -13,7 +13,7 @@ use serde::Deserialize;
 use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 use sha2::{Digest, Sha256};
 
-use super::{ConsentEntry, ImportError, ImportFile, LineEntry, ProviderEntry};
+use super::{ConsentEntry, ImportError, ImportFile, LineEntry, PrefixEntry, ProviderEntry};
 
 /// One part of an import file, in the order the file gives them.
 pub enum Part<'a> {
@@ -25,6 +25,8 @@ pub enum Part<'a> {
     Notices(&'a [String]),
     /// The `consent`, when given.
     Consent(&'a ConsentEntry),
+    /// `prefixes[index]`.
+    Prefix(usize, &'a PrefixEntry),
 }
 
 /// Where a sink's parts come from.
@@ -49,6 +51,9 @@ impl Source for &ImportFile {
         }
         if let Some(consent) = &self.consent {
             sink(Part::Consent(consent))?;
+        }
+        for (i, prefix) in self.prefixes.iter().enumerate() {
+            sink(Part::Prefix(i, prefix))?;
         }
         Ok(())
     }
@@ -155,9 +160,10 @@ enum Field {
     Lines,
     Notices,
     Consent,
+    Prefixes,
 }
 
-const FIELDS: &[&str] = &["providers", "lines", "notices", "consent"];
+const FIELDS: &[&str] = &["providers", "lines", "notices", "consent", "prefixes"];
 
 /// The top-level object, visited key by key. A sink's error is kept in
 /// `failed` and reported instead of the JSON error that stops the reading.
@@ -201,7 +207,14 @@ impl<'de> Visitor<'de> for FileSeed<'_, '_> {
                     let providers: Vec<ProviderEntry> = map.next_value()?;
                     self.hand(Part::Providers(&providers))?;
                 }
-                Field::Lines => map.next_value_seed(LinesSeed { file: &mut self })?,
+                Field::Lines => map.next_value_seed(ListSeed {
+                    file: &mut self,
+                    part: |i, line| Part::Line(i, line),
+                })?,
+                Field::Prefixes => map.next_value_seed(ListSeed {
+                    file: &mut self,
+                    part: |i, prefix| Part::Prefix(i, prefix),
+                })?,
                 Field::Notices => {
                     if let Some(notices) = map.next_value::<Option<Vec<String>>>()? {
                         self.hand(Part::Notices(&notices))?;
@@ -218,12 +231,14 @@ impl<'de> Visitor<'de> for FileSeed<'_, '_> {
     }
 }
 
-/// The `lines` array, visited element by element.
-struct LinesSeed<'f, 'a, 's> {
+/// A list (`lines`, `prefixes`), visited element by element: each is
+/// handed on as `part(index, element)`.
+struct ListSeed<'f, 'a, 's, T> {
     file: &'f mut FileSeed<'a, 's>,
+    part: fn(usize, &T) -> Part<'_>,
 }
 
-impl<'de> DeserializeSeed<'de> for LinesSeed<'_, '_, '_> {
+impl<'de, T: Deserialize<'de>> DeserializeSeed<'de> for ListSeed<'_, '_, '_, T> {
     type Value = ();
 
     fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
@@ -231,17 +246,17 @@ impl<'de> DeserializeSeed<'de> for LinesSeed<'_, '_, '_> {
     }
 }
 
-impl<'de> Visitor<'de> for LinesSeed<'_, '_, '_> {
+impl<'de, T: Deserialize<'de>> Visitor<'de> for ListSeed<'_, '_, '_, T> {
     type Value = ();
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a list of lines")
+        f.write_str("a list")
     }
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
         let mut index = 0;
-        while let Some(line) = seq.next_element::<LineEntry>()? {
-            self.file.hand(Part::Line(index, &line))?;
+        while let Some(element) = seq.next_element::<T>()? {
+            self.file.hand((self.part)(index, &element))?;
             index += 1;
         }
         Ok(())

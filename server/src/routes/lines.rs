@@ -43,6 +43,7 @@ pub async fn list_notifications(
                 provider: n.code,
                 service_name: n.provider.service_name,
                 provider_name: n.provider.name,
+                purpose: n.provider.purpose,
                 setting: n.setting.setting,
                 set_on: n.setting.set_on,
                 method: n.setting.method,

@@ -35,6 +35,7 @@ pub async fn list_providers(
                 code: o.code,
                 service_name: o.provider.service_name,
                 name: o.provider.name,
+                purpose: o.provider.purpose,
                 pending: o.pending,
             })
             .collect(),

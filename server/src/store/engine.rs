@@ -23,8 +23,8 @@ use super::export::{ExportRecord, ExportSink};
 use super::rules::{AddressLimit, SessionLimits};
 use super::{
     ApplicationRecord, Audit, ConsentRecord, ImportHead, ImportReport, LineImport, LineRecord,
-    LineSettings, LoginFailures, OutboxRecord, ProviderRecord, Queues, SessionRecord, StoreError,
-    SubmitError,
+    LineSettings, LoginFailures, OutboxRecord, PrefixRecord, ProviderRecord, Queues, SessionRecord,
+    StoreError, SubmitError,
 };
 
 /// An application to store, already validated.
@@ -239,8 +239,26 @@ pub trait Engine: Send + Sync + 'static {
     /// The stored key hashes of the lines of `ids` that exist.
     async fn key_hashes(&self, ids: &[CustomerId])
     -> Result<Vec<(CustomerId, String)>, StoreError>;
+    /// Writes prefix assignments checked by an import (after its lines),
+    /// each replacing the one with its prefix and start, only what
+    /// differs; says what changed.
+    async fn import_prefixes(&self, prefixes: &[PrefixRecord]) -> Result<ImportReport, StoreError>;
     /// Clears the mark of [`Engine::begin_import`].
     async fn finish_import(&self) -> Result<(), StoreError>;
+
+    // IPv6 prefixes (SPEC §5, §8).
+
+    /// Every prefix assignment, by prefix (network, then length) then start.
+    async fn prefixes(&self) -> Result<Vec<PrefixRecord>, StoreError>;
+    /// The assignment whose prefix held `addr` at `at`, if any (at most
+    /// one: the import refuses overlaps).
+    async fn prefix_at(
+        &self,
+        addr: std::net::Ipv6Addr,
+        at: Timestamp,
+    ) -> Result<Option<PrefixRecord>, StoreError>;
+    /// A line's prefix assignments, by prefix then start.
+    async fn line_prefixes(&self, id: &CustomerId) -> Result<Vec<PrefixRecord>, StoreError>;
 
     // Export and restore (`store::export`).
 

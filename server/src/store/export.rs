@@ -12,6 +12,7 @@
 //! {"provider":{"code":"W0001","service_name":"…","name":"…"}}
 //! {"line":{"customer_id":"CAF…","access_key_hash":"$argon2id$…","services":[…]}}
 //! {"setting":{"customer_id":"CAF…","provider":"W0001","setting":"notify","set_on":"…","method":"…"}}
+//! {"prefix":{"prefix":"2001:db8:1234:5600::/56","from":…,"until":null,"customer_id":"CAF…"}}
 //! {"sequence":{"day":"2026-12-01","last":42}}
 //! {"application":{"id":"…", … every field of the application …}}
 //! {"outbox":{"application_id":"…","attempts":0,"next_attempt_at":…,"last_error":null}}
@@ -22,7 +23,8 @@
 //!   and the SHA-256 of every byte before it (each line with its `\n`).
 //! - Records go by kind in the order above, then by key: the consent and
 //!   the notices once each (if any), providers by code, lines by customer
-//!   ID, settings by line then provider, day sequences by day, applications
+//!   ID, settings by line then provider, prefix assignments by prefix
+//!   (network, length) then start, day sequences by day, applications
 //!   by ID, outbox entries by application ID. The same data always gives
 //!   the same bytes, whichever engine holds it.
 //! - What follows from the records is not written: an application's
@@ -47,8 +49,8 @@ use sha2::{Digest, Sha256};
 use shared::domain::{ApplicationId, CustomerId, Date, ProviderCode};
 
 use super::{
-    ApplicationRecord, ConsentRecord, LineRecord, OutboxRecord, ProviderRecord, SettingRecord,
-    Store, StoreError,
+    ApplicationRecord, ConsentRecord, LineRecord, OutboxRecord, PrefixRecord, ProviderRecord,
+    SettingRecord, Store, StoreError,
 };
 
 /// The header's `format`.
@@ -72,6 +74,8 @@ pub enum ExportRecord {
     Line(LineExport),
     /// A line's setting for a provider.
     Setting(SettingExport),
+    /// Which line held an IPv6 prefix when.
+    Prefix(PrefixRecord),
     /// The last sequence number drawn for a day's application IDs.
     Sequence(SequenceExport),
     /// An application.
@@ -143,9 +147,18 @@ impl ExportRecord {
                 4,
                 format!("{}\0{}", s.customer_id.as_str(), s.provider.as_str()),
             ),
-            Self::Sequence(s) => (5, s.day.to_string()),
-            Self::Application(a) => (6, format!("{:020}", a.id.to_u64())),
-            Self::Outbox(o) => (7, format!("{:020}", o.application_id.to_u64())),
+            Self::Prefix(p) => (
+                5,
+                format!(
+                    "{:032x}{:02x}{:016x}",
+                    u128::from(p.prefix.network()),
+                    p.prefix.prefix_len(),
+                    p.from.unix() as u64 ^ (1 << 63)
+                ),
+            ),
+            Self::Sequence(s) => (6, s.day.to_string()),
+            Self::Application(a) => (7, format!("{:020}", a.id.to_u64())),
+            Self::Outbox(o) => (8, format!("{:020}", o.application_id.to_u64())),
         }
     }
 }
@@ -401,6 +414,7 @@ impl Seen {
                 self.line_given(&s.customer_id)?;
                 self.provider_given(&s.provider)?;
             }
+            ExportRecord::Prefix(p) => self.line_given(&p.customer_id)?,
             ExportRecord::Sequence(s) => {
                 if s.last > ApplicationId::MAX_SEQUENCE {
                     return Err(format!("sequence: {} is beyond a day's last", s.last));

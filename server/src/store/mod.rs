@@ -31,7 +31,7 @@ pub use records::{
     ApplicationRecord, ChangeRecord, ConsentRecord, LineRecord, LineSettings, LoginFailures,
     Notified, Offered, OfferedPage, OutboxRecord, ProviderRecord, SessionRecord, SettingRecord,
 };
-pub use records::{ImportHead, ImportReport, LineImport};
+pub use records::{ImportHead, ImportReport, LineImport, PREFIX_LENGTHS, PrefixRecord};
 pub use rules::{AddressLimit, SessionLimits};
 
 /// A failure of the storage itself. The cause is logged, never sent.

@@ -26,6 +26,44 @@ pub struct ProviderRecord {
     pub service_name: String,
     /// サービス提供者名
     pub name: String,
+    /// 利用目的: why it receives the customer ID (SPEC §8), if stated.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub purpose: Option<String>,
+}
+
+/// The shortest and longest prefix a line may be given: the network
+/// delegates /48 to /64 (lookups try each length in this range).
+pub const PREFIX_LENGTHS: std::ops::RangeInclusive<u8> = 32..=64;
+
+/// Which line the network gave an IPv6 prefix, from when until when
+/// (SPEC §5 `prefixes`). An assignment is known by its prefix and its
+/// start; at any instant a prefix belongs to at most one line.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PrefixRecord {
+    /// The prefix, its host bits zero.
+    pub prefix: ipnet::Ipv6Net,
+    /// When it was given to the line.
+    pub from: Timestamp,
+    /// When it was taken back; none while the line holds it.
+    pub until: Option<Timestamp>,
+    /// The line.
+    pub customer_id: CustomerId,
+}
+
+impl PrefixRecord {
+    /// Whether the line held the prefix at `at`.
+    pub fn holds_at(&self, at: Timestamp) -> bool {
+        self.from <= at && self.until.is_none_or(|until| at < until)
+    }
+
+    /// Whether the two assignments share an address at some instant.
+    pub fn overlaps(&self, other: &Self) -> bool {
+        let (a, b) = (&self.prefix, &other.prefix);
+        let shares_addresses = a.contains(b) || b.contains(a);
+        let shares_time = self.until.is_none_or(|until| other.from < until)
+            && other.until.is_none_or(|until| self.from < until);
+        shares_addresses && shares_time
+    }
 }
 
 /// One line's setting for one provider.
@@ -200,7 +238,8 @@ pub struct OfferedPage {
     pub items: Vec<Offered>,
 }
 
-/// What an import writes before its lines: small, so kept whole.
+/// What an import writes before its lines: small, so kept whole (the
+/// prefixes are written after the lines they name).
 #[derive(Debug, Clone, Default)]
 pub struct ImportHead {
     /// Providers to add or update.
@@ -232,6 +271,8 @@ pub struct ImportReport {
     pub lines: usize,
     /// Settings added or changed.
     pub settings: usize,
+    /// Prefix assignments added or changed.
+    pub prefixes: usize,
     /// Whether the notices changed.
     pub notices: bool,
     /// Whether the consent document changed.
@@ -244,6 +285,7 @@ impl ImportReport {
         self.providers += other.providers;
         self.lines += other.lines;
         self.settings += other.settings;
+        self.prefixes += other.prefixes;
         self.notices |= other.notices;
         self.consent |= other.consent;
     }

@@ -7,8 +7,8 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 use crate::helpers::{
-    Client, KEY_B, LINE_A, LINE_B, PROVIDERS, Reply, code, codes_of, fixture, provider_name, rows,
-    service_name, spawn_app, spawn_app_on,
+    Client, KEY_B, LINE_A, LINE_B, PROVIDERS, Reply, code, codes_of, fixture, provider_name,
+    purpose, rows, service_name, spawn_app, spawn_app_on,
 };
 
 #[tokio::test]
@@ -47,6 +47,7 @@ async fn each_line_sees_only_its_own_settings() {
             "provider": "W0001",
             "service_name": service_name(1),
             "provider_name": provider_name(1),
+            "purpose": purpose(1),
             "setting": "notify",
             "set_on": "2024-12-01",
             "method": "初期設定",
@@ -405,6 +406,7 @@ async fn another_line_calling_every_route_with_a_lines_identifiers_sees_only_its
         "provider": "W0001",
         "service_name": service_name(1),
         "provider_name": provider_name(1),
+        "purpose": purpose(1),
         "setting": "notify",
         "set_on": "2024-12-01",
         "method": "初期設定",

@@ -9,8 +9,8 @@ use serde_json::{Value, json};
 use shared::domain::ApplicationId;
 
 use crate::helpers::{
-    code, codes_of, fixture, idempotency_key, provider_name, rows, service_name, spawn_app,
-    spawn_app_on, spawn_app_with, today_jst,
+    code, codes_of, fixture, idempotency_key, provider_name, purpose, rows, service_name,
+    spawn_app, spawn_app_on, spawn_app_with, today_jst,
 };
 
 /// Long enough to look at an application while it is pending, however
@@ -124,6 +124,7 @@ async fn a_provider_added_is_pending_then_notified_from_today_by_the_web() {
             "provider": "W0010",
             "service_name": service_name(10),
             "provider_name": provider_name(10),
+            "purpose": purpose(10),
             "setting": "notify",
             "set_on": today_jst(),
             "method": "申込受付ページ",
@@ -166,7 +167,7 @@ async fn a_provider_stopped_is_pending_then_offered_again() {
     assert_eq!(page.body["total"], 44);
     assert_eq!(
         page.body["items"][0],
-        json!({"code": "W0001", "service_name": service_name(1), "name": provider_name(1), "pending": false})
+        json!({"code": "W0001", "service_name": service_name(1), "name": provider_name(1), "purpose": purpose(1), "pending": false})
     );
 }
 

@@ -61,12 +61,23 @@ pub fn service_name(n: usize) -> &'static str {
     ["IP電話", "映像配信", "セキュリティ対策"][n % 3]
 }
 
+/// The fixture's 利用目的 of provider `n`: every fifth states none (an
+/// older import file's provider).
+pub fn purpose(n: usize) -> Option<String> {
+    (!n.is_multiple_of(5)).then(|| format!("テスト通信{n:02}のご契約確認のため"))
+}
+
 /// The fixture, as an operator would write the import file.
 pub fn fixture() -> Value {
     let providers: Vec<Value> = (1..=PROVIDERS)
-        .map(
-            |n| json!({"code": code(n), "service_name": service_name(n), "name": provider_name(n)}),
-        )
+        .map(|n| {
+            let mut provider =
+                json!({"code": code(n), "service_name": service_name(n), "name": provider_name(n)});
+            if let Some(purpose) = purpose(n) {
+                provider["purpose"] = json!(purpose);
+            }
+            provider
+        })
         .collect();
     json!({
         "providers": providers,

@@ -74,6 +74,7 @@ async fn a_file_is_imported_and_its_lines_can_log_in() {
             providers: 1,
             lines: 2,
             settings: 2,
+            prefixes: 0,
             notices: false,
             consent: false,
         }
@@ -166,6 +167,7 @@ async fn importing_the_same_file_twice_changes_nothing_the_second_time() {
             providers: 45,
             lines: 2,
             settings: 4,
+            prefixes: 0,
             notices: true,
             consent: true,
         }
@@ -289,7 +291,7 @@ async fn the_operator_import_command_loads_a_file_the_portal_then_serves() {
     let (counts, speed) = printed.split_once('\n').expect("two lines");
     assert!(
         counts.ends_with(
-            "45 providers, 2 lines, 4 settings written; notices replaced; consent replaced"
+            "45 providers, 2 lines, 4 settings, 0 prefixes written; notices replaced; consent replaced"
         ),
         "{printed}"
     );
@@ -364,6 +366,7 @@ async fn providers_listed_after_the_lines_that_name_them_are_known_to_them() {
             providers: 1,
             lines: 2,
             settings: 2,
+            prefixes: 0,
             notices: false,
             consent: false,
         }
@@ -462,6 +465,7 @@ async fn thousands_of_lines_are_written_in_chunks_and_every_one_can_be_read() {
             providers: 0,
             lines: 2_500,
             settings: 2_500,
+            prefixes: 0,
             notices: false,
             consent: false,
         }

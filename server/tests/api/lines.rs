@@ -4,7 +4,7 @@
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::helpers::{LINE_A, LINE_B, NOTICES, provider_name, service_name, spawn_app};
+use crate::helpers::{LINE_A, LINE_B, NOTICES, provider_name, purpose, service_name, spawn_app};
 
 #[tokio::test]
 async fn line_overview_shows_the_customer_id_notices_and_services() {
@@ -52,6 +52,7 @@ async fn notifications_list_only_the_providers_set_to_notify_in_code_order() {
                 "provider": "W0001",
                 "service_name": service_name(1),
                 "provider_name": provider_name(1),
+                "purpose": purpose(1),
                 "setting": "notify",
                 "set_on": "2025-04-01",
                 "method": "初期設定",
@@ -61,6 +62,7 @@ async fn notifications_list_only_the_providers_set_to_notify_in_code_order() {
                 "provider": "W0002",
                 "service_name": service_name(2),
                 "provider_name": provider_name(2),
+                "purpose": purpose(2),
                 "setting": "notify",
                 "set_on": "2025-05-10",
                 "method": "お電話",

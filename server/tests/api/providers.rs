@@ -5,7 +5,7 @@ use serde_json::json;
 use sha2::{Digest, Sha256};
 
 use crate::helpers::{
-    CONSENT_TEXT, code, codes_of, provider_name, service_name, spawn_app, spawn_app_on,
+    CONSENT_TEXT, code, codes_of, provider_name, purpose, service_name, spawn_app, spawn_app_on,
 };
 
 /// Line A has 45 providers, two of them 「通知する」: 43 on three pages.
@@ -30,6 +30,7 @@ async fn providers_come_twenty_a_page_with_totals() {
             "code": "W0003",
             "service_name": service_name(3),
             "name": provider_name(3),
+            "purpose": purpose(3),
             "pending": false,
         })
     );

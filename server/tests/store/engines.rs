@@ -139,7 +139,7 @@ pub const PROVIDERS: usize = 30;
 /// A small import file: two lines, thirty providers, notices, consent.
 pub fn fixture() -> Value {
     let providers: Vec<Value> = (1..=PROVIDERS)
-        .map(|n| json!({"code": format!("W{n:04}"), "service_name": "IP電話", "name": format!("通信{n:02}株式会社")}))
+        .map(|n| json!({"code": format!("W{n:04}"), "service_name": "IP電話", "name": format!("通信{n:02}株式会社"), "purpose": format!("通信{n:02}のご契約確認のため")}))
         .collect();
     json!({
         "providers": providers,
@@ -164,8 +164,15 @@ pub fn fixture() -> Value {
         ],
         "notices": ["お知らせ"],
         "consent": {"version": "2026-04", "text": "同意します。"},
+        "prefixes": [
+            {"customer_id": LINE_A, "prefix": PREFIX_A, "from": "2026-11-01T00:00:00+09:00", "until": null},
+            {"customer_id": LINE_B, "prefix": "2001:db8:1234:5700::/56", "from": "2026-11-01T00:00:00+09:00", "until": "2026-11-20T00:00:00+09:00"},
+        ],
     })
 }
+
+/// Line A's prefix in the fixture, since 2026-11-01 (JST).
+pub const PREFIX_A: &str = "2001:db8:1234:5600::/56";
 
 /// An Argon2id hash (of "Alpha-Key-0001"), so that the fixture needs no
 /// hashing.

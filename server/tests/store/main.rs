@@ -11,4 +11,5 @@ mod export;
 mod import;
 mod logins;
 mod mail;
+mod prefixes;
 mod work;

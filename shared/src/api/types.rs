@@ -56,6 +56,8 @@ pub struct NotificationRow {
     pub service_name: String,
     /// サービス提供者名
     pub provider_name: String,
+    /// 利用目的, if the provider stated one.
+    pub purpose: Option<String>,
     /// 通知設定
     pub setting: Setting,
     /// 設定日
@@ -75,6 +77,8 @@ pub struct ProviderRow {
     pub service_name: String,
     /// サービス提供者名
     pub name: String,
+    /// 利用目的, if the provider stated one.
+    pub purpose: Option<String>,
     /// A change for this provider is being worked (「変更中」).
     pub pending: bool,
 }

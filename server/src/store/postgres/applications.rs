@@ -143,7 +143,7 @@ impl PgEngine {
                    (SELECT record FROM applications \
                       WHERE customer_id = $1 AND idempotency_key = $2), \
                    (SELECT value FROM meta WHERE key = 'consent'), \
-                   (SELECT coalesce(jsonb_agg(jsonb_build_array(code, service_name, name)), '[]') \
+                   (SELECT coalesce(jsonb_agg(jsonb_build_array(code, service_name, name, purpose)), '[]') \
                       FROM providers WHERE code = ANY($3)), \
                    (SELECT coalesce(jsonb_agg(provider), '[]') FROM pending \
                       WHERE customer_id = $1 AND provider = ANY($3)), \
@@ -174,11 +174,18 @@ impl PgEngine {
             .map(|value| from_json("meta", value))
             .transpose()
             .map_err(Attempt::store)?;
-        let providers: Vec<(String, String, String)> =
+        let providers: Vec<(String, String, String, Option<String>)> =
             from_json("providers", facts.get(2)).map_err(Attempt::store)?;
         let providers: HashMap<String, ProviderRecord> = providers
             .into_iter()
-            .map(|(code, service_name, name)| (code, ProviderRecord { service_name, name }))
+            .map(|(code, service_name, name, purpose)| {
+                let record = ProviderRecord {
+                    service_name,
+                    name,
+                    purpose,
+                };
+                (code, record)
+            })
             .collect();
         let pending: Vec<String> = from_json("pending", facts.get(3)).map_err(Attempt::store)?;
         let settings: Vec<(String, String)> =

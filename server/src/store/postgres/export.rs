@@ -7,17 +7,18 @@ use shared::domain::{Date, Timestamp};
 use tokio_postgres::IsolationLevel;
 
 use super::applications::{record_of, step_of};
-use super::lines::setting_of;
+use super::lines::{PROVIDER_COLUMNS, provider_of, setting_of};
+use super::prefixes::write_prefixes;
 use super::{PgEngine, application_id, corrupt, from_json, from_text, id_column, json, text};
 use crate::store::export::{
     ExportRecord, ExportSink, LineExport, OutboxExport, ProviderExport, SequenceExport,
     SettingExport,
 };
-use crate::store::{Audit, LineRecord, OutboxRecord, ProviderRecord, StoreError, rules};
+use crate::store::{Audit, LineRecord, OutboxRecord, StoreError, rules};
 
 /// Every table the restore writes, emptied by `clear` (children first).
-const TABLES: &str =
-    "outbox, work, pending, applications, day_sequences, settings, lines, providers, meta";
+const TABLES: &str = "outbox, work, pending, applications, day_sequences, prefixes, settings, \
+                      lines, providers, meta";
 
 impl PgEngine {
     /// Every durable record, in the export's order, from one snapshot.
@@ -45,19 +46,14 @@ impl PgEngine {
         let none: [&(dyn tokio_postgres::types::ToSql + Sync); 0] = [];
         let stream = tx
             .query_raw(
-                "SELECT code, service_name, name FROM providers ORDER BY code",
+                &format!("SELECT {PROVIDER_COLUMNS} FROM providers ORDER BY code"),
                 none,
             )
             .await?;
         futures_util::pin_mut!(stream);
         while let Some(row) = stream.try_next().await? {
-            sink(ExportRecord::Provider(ProviderExport {
-                code: from_text("providers", row.get(0))?,
-                record: ProviderRecord {
-                    service_name: row.get(1),
-                    name: row.get(2),
-                },
-            }))?;
+            let (code, record) = provider_of(&row)?;
+            sink(ExportRecord::Provider(ProviderExport { code, record }))?;
         }
         let stream = tx
             .query_raw(
@@ -90,6 +86,9 @@ impl PgEngine {
                 provider,
                 record,
             }))?;
+        }
+        for prefix in self.all_prefixes_in(&tx).await? {
+            sink(ExportRecord::Prefix(prefix))?;
         }
         // A day's last sequence number in use: the highest of its
         // applications' (what sled records). Numbers portals drew and did
@@ -190,8 +189,14 @@ impl PgEngine {
                 ExportRecord::Provider(p) => {
                     providers = true;
                     tx.execute(
-                        "INSERT INTO providers (code, service_name, name) VALUES ($1, $2, $3)",
-                        &[&p.code.as_str(), &p.record.service_name, &p.record.name],
+                        "INSERT INTO providers (code, service_name, name, purpose) \
+                         VALUES ($1, $2, $3, $4)",
+                        &[
+                            &p.code.as_str(),
+                            &p.record.service_name,
+                            &p.record.name,
+                            &p.record.purpose,
+                        ],
                     )
                     .await?;
                 }
@@ -220,6 +225,9 @@ impl PgEngine {
                         ],
                     )
                     .await?;
+                }
+                ExportRecord::Prefix(p) => {
+                    write_prefixes(&tx, std::slice::from_ref(&p)).await?;
                 }
                 ExportRecord::Sequence(s) => {
                     tx.execute(

@@ -24,11 +24,18 @@ impl PgEngine {
         for (code, record) in &head.providers {
             let changed = tx
                 .execute(
-                    "INSERT INTO providers AS p (code, service_name, name) VALUES ($1, $2, $3) \
+                    "INSERT INTO providers AS p (code, service_name, name, purpose) \
+                     VALUES ($1, $2, $3, $4) \
                      ON CONFLICT (code) DO UPDATE SET service_name = EXCLUDED.service_name, \
-                     name = EXCLUDED.name WHERE (p.service_name, p.name) IS DISTINCT FROM \
-                     (EXCLUDED.service_name, EXCLUDED.name)",
-                    &[&code.as_str(), &record.service_name, &record.name],
+                     name = EXCLUDED.name, purpose = EXCLUDED.purpose \
+                     WHERE (p.service_name, p.name, p.purpose) IS DISTINCT FROM \
+                     (EXCLUDED.service_name, EXCLUDED.name, EXCLUDED.purpose)",
+                    &[
+                        &code.as_str(),
+                        &record.service_name,
+                        &record.name,
+                        &record.purpose,
+                    ],
                 )
                 .await?;
             report.providers += usize::try_from(changed).unwrap_or(0);

@@ -7,6 +7,23 @@ use shared::domain::{CustomerId, ProviderCode};
 use super::{PgEngine, application_id, corrupt, from_json, from_text, json};
 use crate::store::{LineRecord, LineSettings, ProviderRecord, SettingRecord, StoreError};
 
+/// The columns of a provider, as [`provider_of`] reads them.
+pub(super) const PROVIDER_COLUMNS: &str = "code, service_name, name, purpose";
+
+/// A provider from the [`PROVIDER_COLUMNS`] of its row.
+pub(super) fn provider_of(
+    row: &tokio_postgres::Row,
+) -> Result<(ProviderCode, ProviderRecord), StoreError> {
+    Ok((
+        from_text("providers", row.get(0))?,
+        ProviderRecord {
+            service_name: row.get(1),
+            name: row.get(2),
+            purpose: row.get(3),
+        },
+    ))
+}
+
 /// A setting from its row: (provider, setting, set_on, method).
 pub(super) fn setting_of(
     row: &tokio_postgres::Row,
@@ -143,14 +160,12 @@ impl PgEngine {
         let client = self.client().await?;
         let row = client
             .query_opt(
-                "SELECT service_name, name FROM providers WHERE code = $1",
+                &format!("SELECT {PROVIDER_COLUMNS} FROM providers WHERE code = $1"),
                 &[&code.as_str()],
             )
             .await?;
-        Ok(row.map(|row| ProviderRecord {
-            service_name: row.get(0),
-            name: row.get(1),
-        }))
+        row.map(|row| provider_of(&row).map(|(_, record)| record))
+            .transpose()
     }
 
     /// Every provider in code order, with the catalogue's version, read in
@@ -168,23 +183,12 @@ impl PgEngine {
         let version = tx.query_one("SELECT version FROM catalogue", &[]).await?;
         let rows = tx
             .query(
-                "SELECT code, service_name, name FROM providers ORDER BY code",
+                &format!("SELECT {PROVIDER_COLUMNS} FROM providers ORDER BY code"),
                 &[],
             )
             .await?;
         tx.commit().await?;
-        let providers = rows
-            .iter()
-            .map(|row| {
-                Ok((
-                    from_text("providers", row.get(0))?,
-                    ProviderRecord {
-                        service_name: row.get(1),
-                        name: row.get(2),
-                    },
-                ))
-            })
-            .collect::<Result<_, StoreError>>()?;
+        let providers = rows.iter().map(provider_of).collect::<Result<_, _>>()?;
         Ok((
             u64::try_from(version.get::<_, i64>(0)).unwrap_or(0),
             providers,

@@ -7,7 +7,10 @@ use super::PgEngine;
 use crate::store::StoreError;
 
 /// Every migration, in order: (version, SQL).
-pub const MIGRATIONS: &[(i32, &str)] = &[(1, include_str!("migrations/0001_schema.sql"))];
+pub const MIGRATIONS: &[(i32, &str)] = &[
+    (1, include_str!("migrations/0001_schema.sql")),
+    (2, include_str!("migrations/0002_providers_api.sql")),
+];
 
 /// The advisory lock's key: "kaisen" in ASCII.
 const LOCK: i64 = 0x6b61_6973_656e;

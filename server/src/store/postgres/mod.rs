@@ -26,6 +26,7 @@ mod lines;
 mod logins;
 mod migrate;
 mod outbox;
+mod prefixes;
 
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -43,7 +44,8 @@ use super::rules::{AddressLimit, SessionLimits};
 use super::{
     ApplicationRecord, Audit, ConsentRecord, Deliver, Engine, ImportHead, ImportReport, LineImport,
     LineRecord, LineSettings, LoginFailures, NewApplication, NewSession, OutboxRecord,
-    ProviderRecord, Queues, SessionRecord, StoreError, SubmitError, Submitted, WorkStep,
+    PrefixRecord, ProviderRecord, Queues, SessionRecord, StoreError, SubmitError, Submitted,
+    WorkStep,
 };
 
 /// Connections per process.
@@ -460,6 +462,26 @@ impl Engine for PgEngine {
         ids: &[CustomerId],
     ) -> Result<Vec<(CustomerId, String)>, StoreError> {
         self.hashes_of(ids).await
+    }
+
+    async fn import_prefixes(&self, prefixes: &[PrefixRecord]) -> Result<ImportReport, StoreError> {
+        self.import_prefix_chunk(prefixes).await
+    }
+
+    async fn prefixes(&self) -> Result<Vec<PrefixRecord>, StoreError> {
+        self.all_prefixes().await
+    }
+
+    async fn prefix_at(
+        &self,
+        addr: std::net::Ipv6Addr,
+        at: Timestamp,
+    ) -> Result<Option<PrefixRecord>, StoreError> {
+        self.prefix_holding(addr, at).await
+    }
+
+    async fn line_prefixes(&self, id: &CustomerId) -> Result<Vec<PrefixRecord>, StoreError> {
+        self.prefixes_of(id).await
     }
 
     async fn finish_import(&self) -> Result<(), StoreError> {

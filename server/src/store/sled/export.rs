@@ -49,6 +49,9 @@ impl SledEngine {
                 record: decode("settings", &value)?,
             }))?;
         }
+        for prefix in self.all_prefixes()? {
+            sink(ExportRecord::Prefix(prefix))?;
+        }
         for entry in self.meta.scan_prefix(keys::SEQUENCE_PREFIX) {
             let (key, value) = entry?;
             let day = std::str::from_utf8(&key[keys::SEQUENCE_PREFIX.len()..])
@@ -81,6 +84,8 @@ impl SledEngine {
             ("lines", &self.lines),
             ("providers", &self.providers),
             ("settings", &self.settings),
+            ("prefixes", &self.prefixes),
+            ("prefixes", &self.line_prefixes),
             ("applications", &self.applications),
             ("applications", &self.line_applications),
             ("applications", &self.idempotency),
@@ -94,15 +99,17 @@ impl SledEngine {
         .map(|(name, _)| name)
     }
 
-    fn durable_trees(&self) -> [(&'static str, &::sled::Tree); 10] {
+    fn durable_trees(&self) -> [(&'static str, &::sled::Tree); 12] {
         [
             ("applications", &self.applications),
             ("idempotency", &self.idempotency),
             ("line_applications", &self.line_applications),
+            ("line_prefixes", &self.line_prefixes),
             ("lines", &self.lines),
             ("meta", &self.meta),
             ("outbox", &self.outbox),
             ("pending", &self.pending),
+            ("prefixes", &self.prefixes),
             ("providers", &self.providers),
             ("settings", &self.settings),
             ("work", &self.work),
@@ -135,6 +142,9 @@ impl SledEngine {
                         keys::line_provider(&s.customer_id, &s.provider),
                         encode("settings", &s.record)?,
                     )?;
+                }
+                ExportRecord::Prefix(p) => {
+                    self.import_prefixes_sync(std::slice::from_ref(&p))?;
                 }
                 ExportRecord::Sequence(s) => {
                     self.meta

@@ -19,6 +19,7 @@ mod keys;
 mod lines;
 mod logins;
 mod outbox;
+mod prefixes;
 mod sessions;
 
 use std::net::IpAddr;
@@ -36,7 +37,8 @@ use super::rules::{AddressLimit, SessionLimits};
 use super::{
     ApplicationRecord, Audit, ConsentRecord, Deliver, Delivery, Engine, ImportHead, ImportReport,
     LineImport, LineRecord, LineSettings, LoginFailures, NewApplication, NewSession, OutboxRecord,
-    ProviderRecord, Queues, SessionRecord, StoreError, SubmitError, Submitted, WorkStep,
+    PrefixRecord, ProviderRecord, Queues, SessionRecord, StoreError, SubmitError, Submitted,
+    WorkStep,
 };
 
 /// sled's page cache for `serve` (sled's default).
@@ -80,6 +82,11 @@ pub struct SledEngine {
     login_failures: ::sled::Tree,
     /// `session_id (32 hex chars)` → [`SessionRecord`] (JSON).
     sessions: ::sled::Tree,
+    /// `network ++ length ++ from` → [`PrefixRecord`] (JSON): which line
+    /// held which IPv6 prefix when (`prefixes.rs`).
+    prefixes: ::sled::Tree,
+    /// `customer_id 0x00 ++` a `prefixes` key → empty: a line's prefixes.
+    line_prefixes: ::sled::Tree,
     commit: commit::GroupCommit,
     /// The provider catalogue's version: one process owns the folder, so
     /// a counter in memory, moved on by whatever writes providers, is the
@@ -141,6 +148,8 @@ impl SledEngine {
             work: tree("work")?,
             meta: tree("meta")?,
             sessions: tree("sessions")?,
+            prefixes: tree("prefixes")?,
+            line_prefixes: tree("line_prefixes")?,
             login_failures: tree("login_failures")?,
             outbox: tree("outbox")?,
             commit: commit::GroupCommit::start(db, path.to_path_buf()),
@@ -419,8 +428,30 @@ impl Engine for SledEngine {
         Ok(found)
     }
 
+    async fn import_prefixes(&self, prefixes: &[PrefixRecord]) -> Result<ImportReport, StoreError> {
+        let prefixes = prefixes.to_vec();
+        self.blocking(move |e| e.import_prefixes_sync(&prefixes))
+            .await
+    }
+
     async fn finish_import(&self) -> Result<(), StoreError> {
         self.blocking(|e| e.finish_import_sync()).await
+    }
+
+    async fn prefixes(&self) -> Result<Vec<PrefixRecord>, StoreError> {
+        self.blocking(|e| e.all_prefixes()).await
+    }
+
+    async fn prefix_at(
+        &self,
+        addr: std::net::Ipv6Addr,
+        at: Timestamp,
+    ) -> Result<Option<PrefixRecord>, StoreError> {
+        self.prefix_holding(addr, at)
+    }
+
+    async fn line_prefixes(&self, id: &CustomerId) -> Result<Vec<PrefixRecord>, StoreError> {
+        self.prefixes_of(id)
     }
 
     async fn export_records(&self, sink: &mut ExportSink<'_>) -> Result<(), StoreError> {

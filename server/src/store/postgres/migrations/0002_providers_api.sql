@@ -1,0 +1,18 @@
+-- Version 2: what providers need for the provider API (SPEC §8).
+
+-- 利用目的: why a provider receives the customer ID.
+ALTER TABLE providers ADD COLUMN purpose text;
+
+-- Which line the network gave an IPv6 prefix, from when until when. An
+-- assignment is known by its prefix and start; `network` is the prefix's
+-- 16 bytes followed by its length (one byte), so that a lookup finds the
+-- assignments of every prefix that may hold an address with one index
+-- probe per length. The import refuses overlaps between lines.
+CREATE TABLE prefixes (
+    network bytea NOT NULL CHECK (length(network) = 17),
+    from_at bigint NOT NULL,
+    until_at bigint CHECK (until_at > from_at),
+    customer_id text COLLATE "C" NOT NULL REFERENCES lines,
+    PRIMARY KEY (network, from_at)
+);
+CREATE INDEX prefixes_by_line ON prefixes (customer_id);
