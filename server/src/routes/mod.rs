@@ -24,6 +24,7 @@ pub fn api() -> Router<AppState> {
         )
         .route("/line", get(lines::get_line_overview))
         .route("/notifications", get(lines::list_notifications))
+        .route("/disclosures", get(lines::list_disclosures))
         .route("/providers", get(providers::list_providers))
         .route("/consent", get(providers::get_consent))
         .route(

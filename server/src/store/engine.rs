@@ -22,9 +22,9 @@ use shared::domain::{ApplicationId, CustomerId, ProviderCode, Timestamp};
 use super::export::{ExportRecord, ExportSink};
 use super::rules::{AddressLimit, SessionLimits};
 use super::{
-    ApplicationRecord, Audit, ConsentRecord, ImportHead, ImportReport, LineImport, LineRecord,
-    LineSettings, LoginFailures, OutboxRecord, PrefixRecord, ProviderRecord, Queues, SessionRecord,
-    StoreError, SubmitError,
+    ApplicationRecord, Audit, ConsentRecord, DisclosurePage, DisclosureRecord, ImportHead,
+    ImportReport, LineImport, LineRecord, LineSettings, LoginFailures, OutboxRecord, PrefixRecord,
+    ProviderRecord, Queues, SessionRecord, StoreError, SubmitError,
 };
 
 /// An application to store, already validated.
@@ -259,6 +259,20 @@ pub trait Engine: Send + Sync + 'static {
     ) -> Result<Option<PrefixRecord>, StoreError>;
     /// A line's prefix assignments, by prefix then start.
     async fn line_prefixes(&self, id: &CustomerId) -> Result<Vec<PrefixRecord>, StoreError>;
+
+    // Disclosures (SPEC §8).
+
+    /// Records that a line's customer ID was given to a provider, durably,
+    /// and moves that provider's 最終通知日時 for the line on.
+    async fn record_disclosure(&self, disclosure: &DisclosureRecord) -> Result<(), StoreError>;
+    /// `limit` of a line's disclosures after the newest `skip`, newest
+    /// first (by time, then ID), and how many it has.
+    async fn line_disclosures(
+        &self,
+        id: &CustomerId,
+        skip: u64,
+        limit: u64,
+    ) -> Result<DisclosurePage, StoreError>;
 
     // Export and restore (`store::export`).
 

@@ -16,6 +16,7 @@
 //! {"sequence":{"day":"2026-12-01","last":42}}
 //! {"application":{"id":"…", … every field of the application …}}
 //! {"outbox":{"application_id":"…","attempts":0,"next_attempt_at":…,"last_error":null}}
+//! {"disclosure":{"id":"…","at":…,"customer_id":"CAF…","provider":"W0001","reason":"lookup",…}}
 //! {"count":N,"sha256":"<hex>"}
 //! ```
 //!
@@ -25,7 +26,8 @@
 //!   the notices once each (if any), providers by code, lines by customer
 //!   ID, settings by line then provider, prefix assignments by prefix
 //!   (network, length) then start, day sequences by day, applications
-//!   by ID, outbox entries by application ID. The same data always gives
+//!   by ID, outbox entries by application ID, disclosures by line, time and
+//!   ID. The same data always gives
 //!   the same bytes, whichever engine holds it.
 //! - What follows from the records is not written: an application's
 //!   pending changes, its queued work and its idempotency key's index are
@@ -49,8 +51,8 @@ use sha2::{Digest, Sha256};
 use shared::domain::{ApplicationId, CustomerId, Date, ProviderCode};
 
 use super::{
-    ApplicationRecord, ConsentRecord, LineRecord, OutboxRecord, PrefixRecord, ProviderRecord,
-    SettingRecord, Store, StoreError,
+    ApplicationRecord, ConsentRecord, DisclosureRecord, LineRecord, OutboxRecord, PrefixRecord,
+    ProviderRecord, SettingRecord, Store, StoreError,
 };
 
 /// The header's `format`.
@@ -82,6 +84,8 @@ pub enum ExportRecord {
     Application(ApplicationRecord),
     /// A completion mail waiting.
     Outbox(OutboxExport),
+    /// A time a line's customer ID was given to a provider.
+    Disclosure(DisclosureRecord),
 }
 
 /// A provider, with its code.
@@ -159,6 +163,15 @@ impl ExportRecord {
             Self::Sequence(s) => (6, s.day.to_string()),
             Self::Application(a) => (7, format!("{:020}", a.id.to_u64())),
             Self::Outbox(o) => (8, format!("{:020}", o.application_id.to_u64())),
+            Self::Disclosure(d) => (
+                9,
+                format!(
+                    "{}\0{:016x}{}",
+                    d.customer_id.as_str(),
+                    d.at.unix() as u64 ^ (1 << 63),
+                    d.id
+                ),
+            ),
         }
     }
 }
@@ -415,6 +428,10 @@ impl Seen {
                 self.provider_given(&s.provider)?;
             }
             ExportRecord::Prefix(p) => self.line_given(&p.customer_id)?,
+            ExportRecord::Disclosure(d) => {
+                self.line_given(&d.customer_id)?;
+                self.provider_given(&d.provider)?;
+            }
             ExportRecord::Sequence(s) => {
                 if s.last > ApplicationId::MAX_SEQUENCE {
                     return Err(format!("sequence: {} is beyond a day's last", s.last));

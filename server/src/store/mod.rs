@@ -31,6 +31,7 @@ pub use records::{
     ApplicationRecord, ChangeRecord, ConsentRecord, LineRecord, LineSettings, LoginFailures,
     Notified, Offered, OfferedPage, OutboxRecord, ProviderRecord, SessionRecord, SettingRecord,
 };
+pub use records::{DisclosurePage, DisclosureRecord, LookupRecord};
 pub use records::{ImportHead, ImportReport, LineImport, PREFIX_LENGTHS, PrefixRecord};
 pub use rules::{AddressLimit, SessionLimits};
 
@@ -284,6 +285,7 @@ impl Store {
                 })?;
             rows.push(Notified {
                 pending: line.is_pending(code),
+                last_disclosed_at: line.last_disclosed_to(code),
                 code: code.clone(),
                 provider,
                 setting: setting.clone(),

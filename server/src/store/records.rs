@@ -192,6 +192,9 @@ pub struct LineSettings {
     /// The providers with a change being worked, and the application
     /// working it, in provider code order.
     pub pending: Vec<(ProviderCode, ApplicationId)>,
+    /// When the customer ID was last given to each provider that ever
+    /// received it, in provider code order.
+    pub last_disclosed: Vec<(ProviderCode, Timestamp)>,
 }
 
 impl LineSettings {
@@ -199,6 +202,55 @@ impl LineSettings {
     pub fn is_pending(&self, code: &ProviderCode) -> bool {
         self.pending.iter().any(|(c, _)| c == code)
     }
+
+    /// When the customer ID was last given to `code`, if ever.
+    pub fn last_disclosed_to(&self, code: &ProviderCode) -> Option<Timestamp> {
+        self.last_disclosed
+            .iter()
+            .find(|(c, _)| c == code)
+            .map(|(_, at)| *at)
+    }
+}
+
+/// One time a line's customer ID was given to a provider (SPEC §8): kept
+/// for good, also after the setting is revoked.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DisclosureRecord {
+    /// Its ID, given to the provider (a UUID, time-ordered).
+    pub id: String,
+    /// When it was given.
+    pub at: Timestamp,
+    /// The line.
+    pub customer_id: CustomerId,
+    /// The provider that received it.
+    pub provider: ProviderCode,
+    /// Why.
+    pub reason: shared::api::DisclosureReason,
+    /// For a lookup: the prefix that held the address, and the time of the
+    /// connection the provider asked about.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lookup: Option<LookupRecord>,
+    /// For a notice on a change to 「通知する」: the application.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub application_id: Option<ApplicationId>,
+}
+
+/// What a lookup asked about.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LookupRecord {
+    /// The line's prefix that held the address.
+    pub prefix: ipnet::Ipv6Net,
+    /// The connection's time the provider gave (or the lookup's).
+    pub connected_at: Timestamp,
+}
+
+/// One page of a line's disclosures, newest first.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DisclosurePage {
+    /// How many the line has.
+    pub total: u64,
+    /// This page's.
+    pub items: Vec<DisclosureRecord>,
 }
 
 /// A provider that a line has set to 「通知する」 (S2).
@@ -212,6 +264,8 @@ pub struct Notified {
     pub setting: SettingRecord,
     /// Whether a change for it is being worked.
     pub pending: bool,
+    /// When the customer ID was last given to it, if ever.
+    pub last_disclosed_at: Option<Timestamp>,
 }
 
 /// A provider that a line may add (S3).

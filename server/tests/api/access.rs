@@ -51,6 +51,7 @@ async fn each_line_sees_only_its_own_settings() {
             "setting": "notify",
             "set_on": "2024-12-01",
             "method": "初期設定",
+            "last_disclosed_at": null,
             "pending": false,
         }])
     );
@@ -130,6 +131,7 @@ const API_ROUTES: &[(&str, &str)] = &[
     ("DELETE", "/session"),
     ("GET", "/line"),
     ("GET", "/notifications"),
+    ("GET", "/disclosures"),
     ("GET", "/providers"),
     ("GET", "/consent"),
     ("POST", "/applications"),
@@ -219,6 +221,7 @@ async fn everything_seen_by(
         "/api/session",
         "/api/line",
         "/api/notifications",
+        "/api/disclosures",
         "/api/applications",
         "/api/consent",
         "/api/providers",
@@ -296,6 +299,20 @@ async fn another_line_calling_every_route_with_a_lines_identifiers_sees_only_its
     assert_eq!(pending.status, StatusCode::CREATED, "{}", pending.body);
     let pending_id = pending.body["id"].as_str().expect("an ID").to_owned();
     let a_ids = [done_id.as_str(), pending_id.as_str()];
+    // A's customer ID given to W0010 once.
+    app.store
+        .record_disclosure(&kaisen::store::DisclosureRecord {
+            id: "a-disclosure".into(),
+            at: shared::domain::Timestamp::from_unix(1_800_000_000),
+            customer_id: shared::domain::CustomerId::parse(LINE_A).expect("an ID"),
+            provider: shared::domain::ProviderCode::parse("W0010").expect("a code"),
+            reason: shared::api::DisclosureReason::Granted,
+            lookup: None,
+            application_id: None,
+        })
+        .await
+        .expect("recorded");
+    assert_eq!(a.get("/api/disclosures").await.body["total"], 1);
     let before = everything_seen_by(&a, &a_ids).await;
     let b = app.line_b().await;
     let mut covered: BTreeSet<(&str, &str)> = BTreeSet::new();
@@ -410,6 +427,7 @@ async fn another_line_calling_every_route_with_a_lines_identifiers_sees_only_its
         "setting": "notify",
         "set_on": "2024-12-01",
         "method": "初期設定",
+        "last_disclosed_at": null,
         "pending": false,
     }]);
     for query in ["", "?customer_id=CAF0000000001", "?provider=W0002"] {
@@ -431,6 +449,19 @@ async fn another_line_calling_every_route_with_a_lines_identifiers_sees_only_its
     let spoofed: Value = spoofed.json().await.expect("JSON");
     assert_eq!(spoofed["customer_id"], LINE_B);
     covered.insert(("GET", "/notifications"));
+    for query in [
+        "",
+        "?customer_id=CAF0000000001",
+        "?page=1&customer_id=CAF0000000001",
+    ] {
+        let reply = b.get(&format!("/api/disclosures{query}")).await;
+        assert_eq!(
+            reply.body,
+            json!({"total": 0, "page": 1, "pages": 1, "items": []}),
+            "disclosures{query}"
+        );
+    }
+    covered.insert(("GET", "/disclosures"));
     covered.insert(("GET", "/line"));
     covered.insert(("GET", "/session"));
 

@@ -128,6 +128,7 @@ async fn a_provider_added_is_pending_then_notified_from_today_by_the_web() {
             "setting": "notify",
             "set_on": today_jst(),
             "method": "申込受付ページ",
+            "last_disclosed_at": null,
             "pending": false,
         }))
     );

@@ -56,6 +56,7 @@ async fn notifications_list_only_the_providers_set_to_notify_in_code_order() {
                 "setting": "notify",
                 "set_on": "2025-04-01",
                 "method": "初期設定",
+                "last_disclosed_at": null,
                 "pending": false,
             },
             {
@@ -66,6 +67,7 @@ async fn notifications_list_only_the_providers_set_to_notify_in_code_order() {
                 "setting": "notify",
                 "set_on": "2025-05-10",
                 "method": "お電話",
+                "last_disclosed_at": null,
                 "pending": false,
             },
         ])
@@ -181,4 +183,72 @@ async fn a_wrong_method_on_an_api_route_is_a_json_405_naming_the_allowed_ones() 
     }
     // Nothing was changed by them.
     assert_eq!(client.get("/api/applications").await.body, json!([]));
+}
+
+#[tokio::test]
+async fn disclosures_come_newest_first_twenty_a_page_with_the_last_time_on_s2() {
+    let app = spawn_app().await;
+    let client = app.line_a().await;
+    let empty = client.get("/api/disclosures").await;
+    assert_eq!(empty.status, StatusCode::OK);
+    assert_eq!(
+        empty.body,
+        json!({"total": 0, "page": 1, "pages": 1, "items": []})
+    );
+
+    let line = shared::domain::CustomerId::parse(LINE_A).expect("an ID");
+    let prefix: ipnet::Ipv6Net = "2001:db8:1234:5600::/56".parse().expect("a prefix");
+    for n in 0..21_i64 {
+        let disclosure = kaisen::store::DisclosureRecord {
+            id: format!("d-{n:02}"),
+            at: shared::domain::Timestamp::from_unix(1_800_000_000 + n),
+            customer_id: line.clone(),
+            provider: shared::domain::ProviderCode::parse(if n == 20 { "W0002" } else { "W0001" })
+                .expect("a code"),
+            reason: if n == 20 {
+                shared::api::DisclosureReason::Granted
+            } else {
+                shared::api::DisclosureReason::Lookup
+            },
+            lookup: (n != 20).then_some(kaisen::store::LookupRecord {
+                prefix,
+                connected_at: shared::domain::Timestamp::from_unix(1_800_000_000 + n - 1),
+            }),
+            application_id: None,
+        };
+        app.store
+            .record_disclosure(&disclosure)
+            .await
+            .expect("recorded");
+    }
+
+    let first = client.get("/api/disclosures?page=1").await;
+    assert_eq!(
+        (first.body["total"].as_u64(), first.body["pages"].as_u64()),
+        (Some(21), Some(2))
+    );
+    assert_eq!(
+        first.body["items"][0],
+        json!({
+            "at": 1_800_000_020,
+            "service_name": service_name(2),
+            "provider_name": provider_name(2),
+            "prefix": null,
+            "reason": "granted",
+        })
+    );
+    assert_eq!(first.body["items"][1]["prefix"], "2001:db8:1234:5600::/56");
+    assert_eq!(first.body["items"][1]["reason"], "lookup");
+    let last = client.get("/api/disclosures?page=9").await;
+    assert_eq!(last.body["page"], 2, "a page past the last gives the last");
+    assert_eq!(last.body["items"][0]["at"], 1_800_000_000);
+    let bad = client.get("/api/disclosures?page=x").await;
+    assert_eq!(bad.status, StatusCode::BAD_REQUEST);
+    // Line B sees none of A's.
+    let b = app.line_b().await;
+    assert_eq!(b.get("/api/disclosures").await.body["total"], 0);
+
+    let rows = client.get("/api/notifications").await.body;
+    assert_eq!(rows[0]["last_disclosed_at"], 1_800_000_019);
+    assert_eq!(rows[1]["last_disclosed_at"], 1_800_000_020);
 }

@@ -229,3 +229,30 @@ pub fn applicant(wants_mail: bool) -> Applicant {
 
 /// 2026-12-01 09:00 JST.
 pub const T0: i64 = 1_796_083_200;
+
+/// A disclosure of `line_id` to provider `provider` at `at`: a lookup from
+/// line A's prefix, or with `application` a notice on a change.
+pub fn disclosure(
+    line_id: &str,
+    provider: usize,
+    at: i64,
+    application: Option<shared::domain::ApplicationId>,
+) -> kaisen::store::DisclosureRecord {
+    use shared::api::DisclosureReason;
+    kaisen::store::DisclosureRecord {
+        id: format!("{at:012}-{line_id}-{provider:04}"),
+        at: Timestamp::from_unix(at),
+        customer_id: line(line_id),
+        provider: code(provider),
+        reason: if application.is_some() {
+            DisclosureReason::Granted
+        } else {
+            DisclosureReason::Lookup
+        },
+        lookup: application.is_none().then(|| kaisen::store::LookupRecord {
+            prefix: PREFIX_A.parse().expect("a prefix"),
+            connected_at: Timestamp::from_unix(at - 5),
+        }),
+        application_id: application,
+    }
+}

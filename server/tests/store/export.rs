@@ -6,14 +6,14 @@ use std::io::Cursor;
 use shared::domain::{Setting, Timestamp};
 
 use crate::conformance;
-use crate::engines::{LINE_A, LINE_B, T0, TestDb, application, line};
+use crate::engines::{LINE_A, LINE_B, T0, TestDb, application, disclosure, line};
 
 /// A database with something of every kind: the fixture, a completed
 /// application with its mail waiting, one being worked, one received.
 async fn populated(db: &TestDb) -> kaisen::store::Store {
     let store = db.with_fixture().await;
     let done = application(&store, LINE_A, Setting::Notify, &[10], T0).await;
-    store.submit(&done).await.expect("stored");
+    let done = store.submit(&done).await.expect("stored").record.id;
     store
         .run_due_work(Timestamp::from_unix(T0 + 60))
         .await
@@ -26,6 +26,13 @@ async fn populated(db: &TestDb) -> kaisen::store::Store {
         .expect("ran");
     let received = application(&store, LINE_A, Setting::DoNotNotify, &[1], T0 + 70).await;
     store.submit(&received).await.expect("stored");
+    for record in [
+        disclosure(LINE_A, 1, T0 + 5, None),
+        disclosure(LINE_A, 10, T0 + 60, Some(done)),
+        disclosure(LINE_B, 1, T0 + 7, None),
+    ] {
+        store.record_disclosure(&record).await.expect("recorded");
+    }
     store
 }
 
@@ -56,6 +63,21 @@ conformance!(
             assert_eq!(again.work, audit.work, "queued work rebuilt");
             assert_eq!(again.idempotency, audit.idempotency);
             assert_eq!(again.outbox, audit.outbox);
+            for id in [LINE_A, LINE_B] {
+                assert_eq!(
+                    restored
+                        .line_settings(&line(id))
+                        .await
+                        .expect("read")
+                        .last_disclosed,
+                    source
+                        .line_settings(&line(id))
+                        .await
+                        .expect("read")
+                        .last_disclosed,
+                    "最終通知日時 rebuilt"
+                );
+            }
             // It serves: the pending provider is refused, the next ID follows.
             let busy = application(&restored, LINE_B, Setting::Notify, &[11], T0 + 80).await;
             assert!(restored.submit(&busy).await.is_err());

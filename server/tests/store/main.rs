@@ -7,6 +7,7 @@
 mod engines;
 
 mod applications;
+mod disclosures;
 mod export;
 mod import;
 mod logins;

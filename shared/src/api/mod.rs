@@ -20,6 +20,9 @@ pub mod paths {
     pub const CONSENT: &str = "/api/consent";
     /// `POST` submits an application; `GET` lists the line's applications.
     pub const APPLICATIONS: &str = "/api/applications";
+    /// `GET ?page=N` every time the line's customer ID was given to a
+    /// provider, newest first ([`super::DisclosurePage`], S9).
+    pub const DISCLOSURES: &str = "/api/disclosures";
 
     /// `GET` one application's receipt.
     pub fn application(id: &str) -> String {

@@ -64,6 +64,9 @@ pub struct NotificationRow {
     pub set_on: Date,
     /// 設定方法
     pub method: SettingMethod,
+    /// 最終通知日時: when the customer ID was last given to this provider
+    /// (「なし」 if never).
+    pub last_disclosed_at: Option<Timestamp>,
     /// A change for this provider is being worked (「変更中」).
     pub pending: bool,
 }
@@ -105,6 +108,57 @@ pub const PROVIDERS_PER_PAGE: u32 = 20;
 pub struct PageQuery {
     /// The page, from 1.
     pub page: Option<u32>,
+}
+
+/// Why the customer ID was given to a provider (通知の理由, S9).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DisclosureReason {
+    /// 「接続時の照会」: the provider looked the connection up.
+    Lookup,
+    /// 「「通知する」に設定」: the notice sent when a change to 「通知する」
+    /// was done.
+    Granted,
+}
+
+impl DisclosureReason {
+    /// The label S9 shows.
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Lookup => "接続時の照会",
+            Self::Granted => "「通知する」に設定",
+        }
+    }
+}
+
+/// One disclosure on S9.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DisclosureRow {
+    /// 通知日時: when the customer ID was given.
+    pub at: Timestamp,
+    /// サービス名
+    pub service_name: String,
+    /// サービス提供者名
+    pub provider_name: String,
+    /// 接続元: the IPv6 prefix the lookup was for (none for a notice sent
+    /// on a change to 「通知する」).
+    pub prefix: Option<String>,
+    /// 通知の理由
+    pub reason: DisclosureReason,
+}
+
+/// `GET /api/disclosures?page=N`: one page of the line's disclosures,
+/// newest first, 20 a page (S9).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DisclosurePage {
+    /// How many in all.
+    pub total: u64,
+    /// This page, from 1.
+    pub page: u32,
+    /// How many pages (at least 1).
+    pub pages: u32,
+    /// The page's disclosures, newest first.
+    pub items: Vec<DisclosureRow>,
 }
 
 /// `GET /api/consent`: the consent document in force (同意書).

@@ -7,6 +7,7 @@ use shared::domain::{Date, Timestamp};
 use tokio_postgres::IsolationLevel;
 
 use super::applications::{record_of, step_of};
+use super::disclosures::write_disclosure;
 use super::lines::{PROVIDER_COLUMNS, provider_of, setting_of};
 use super::prefixes::write_prefixes;
 use super::{PgEngine, application_id, corrupt, from_json, from_text, id_column, json, text};
@@ -17,8 +18,8 @@ use crate::store::export::{
 use crate::store::{Audit, LineRecord, OutboxRecord, StoreError, rules};
 
 /// Every table the restore writes, emptied by `clear` (children first).
-const TABLES: &str = "outbox, work, pending, applications, day_sequences, prefixes, settings, \
-                      lines, providers, meta";
+const TABLES: &str = "last_disclosures, disclosures, outbox, work, pending, applications, \
+                      day_sequences, prefixes, settings, lines, providers, meta";
 
 impl PgEngine {
     /// Every durable record, in the export's order, from one snapshot.
@@ -137,6 +138,19 @@ impl PgEngine {
                 },
             }))?;
         }
+        let stream = tx
+            .query_raw(
+                "SELECT record FROM disclosures ORDER BY customer_id, at, id",
+                none,
+            )
+            .await?;
+        futures_util::pin_mut!(stream);
+        while let Some(row) = stream.try_next().await? {
+            sink(ExportRecord::Disclosure(from_json(
+                "disclosures",
+                row.get(0),
+            )?))?;
+        }
         tx.commit().await?;
         Ok(())
     }
@@ -149,7 +163,8 @@ impl PgEngine {
             .query_one(
                 "SELECT EXISTS (SELECT 1 FROM lines), EXISTS (SELECT 1 FROM providers), \
                  EXISTS (SELECT 1 FROM applications), EXISTS (SELECT 1 FROM meta), \
-                 EXISTS (SELECT 1 FROM day_sequences)",
+                 EXISTS (SELECT 1 FROM day_sequences), EXISTS (SELECT 1 FROM prefixes), \
+                 EXISTS (SELECT 1 FROM disclosures)",
                 &[],
             )
             .await?;
@@ -159,6 +174,8 @@ impl PgEngine {
             "applications",
             "the consent document, notices or ID sequences",
             "the consent document, notices or ID sequences",
+            "prefixes",
+            "disclosures",
         ];
         Ok((0..kinds.len())
             .find(|i| row.get::<_, bool>(*i))
@@ -271,6 +288,7 @@ impl PgEngine {
                         .await?;
                     }
                 }
+                ExportRecord::Disclosure(d) => write_disclosure(&tx, &d).await?,
                 ExportRecord::Outbox(o) => {
                     tx.execute(
                         "INSERT INTO outbox (application_id, attempts, next_attempt_at, last_error) \

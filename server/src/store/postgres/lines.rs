@@ -2,7 +2,7 @@
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
-use shared::domain::{CustomerId, ProviderCode};
+use shared::domain::{CustomerId, ProviderCode, Timestamp};
 
 use super::{PgEngine, application_id, corrupt, from_json, from_text, json};
 use crate::store::{LineRecord, LineSettings, ProviderRecord, SettingRecord, StoreError};
@@ -66,7 +66,7 @@ impl PgEngine {
         let statement = client
             .prepare_cached(
                 "SELECT c.version, s.providers, s.settings, s.set_ons, s.methods, \
-                        p.providers, p.applications \
+                        p.providers, p.applications, d.providers, d.ats \
                  FROM catalogue c, \
                  LATERAL (SELECT array_agg(provider ORDER BY provider) AS providers, \
                                  array_agg(setting ORDER BY provider) AS settings, \
@@ -75,7 +75,10 @@ impl PgEngine {
                           FROM settings WHERE customer_id = $1) s, \
                  LATERAL (SELECT array_agg(provider ORDER BY provider) AS providers, \
                                  array_agg(application_id ORDER BY provider) AS applications \
-                          FROM pending WHERE customer_id = $1) p",
+                          FROM pending WHERE customer_id = $1) p, \
+                 LATERAL (SELECT array_agg(provider ORDER BY provider) AS providers, \
+                                 array_agg(at ORDER BY provider) AS ats \
+                          FROM last_disclosures WHERE customer_id = $1) d",
             )
             .await?;
         let row = client.query_one(&statement, &[&id.as_str()]).await?;
@@ -115,10 +118,26 @@ impl PgEngine {
                 ))
             })
             .collect::<Result<_, StoreError>>()?;
+        let disclosed_to = texts(7);
+        let ats = row.get::<_, Option<Vec<i64>>>(8).unwrap_or_default();
+        if ats.len() != disclosed_to.len() {
+            return Err(corrupt("last_disclosures", "columns of different lengths"));
+        }
+        let last_disclosed = disclosed_to
+            .into_iter()
+            .zip(ats)
+            .map(|(provider, at)| {
+                Ok((
+                    from_text("last_disclosures", provider)?,
+                    Timestamp::from_unix(at),
+                ))
+            })
+            .collect::<Result<_, StoreError>>()?;
         Ok(LineSettings {
             catalogue_version: u64::try_from(row.get::<_, i64>(0)).unwrap_or(0),
             settings,
             pending,
+            last_disclosed,
         })
     }
 

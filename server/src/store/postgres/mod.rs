@@ -20,6 +20,7 @@
 //! (`migrate`).
 
 mod applications;
+mod disclosures;
 mod export;
 mod import;
 mod lines;
@@ -42,10 +43,10 @@ use tokio_postgres::error::SqlState;
 use super::export::{ExportRecord, ExportSink};
 use super::rules::{AddressLimit, SessionLimits};
 use super::{
-    ApplicationRecord, Audit, ConsentRecord, Deliver, Engine, ImportHead, ImportReport, LineImport,
-    LineRecord, LineSettings, LoginFailures, NewApplication, NewSession, OutboxRecord,
-    PrefixRecord, ProviderRecord, Queues, SessionRecord, StoreError, SubmitError, Submitted,
-    WorkStep,
+    ApplicationRecord, Audit, ConsentRecord, Deliver, DisclosurePage, DisclosureRecord, Engine,
+    ImportHead, ImportReport, LineImport, LineRecord, LineSettings, LoginFailures, NewApplication,
+    NewSession, OutboxRecord, PrefixRecord, ProviderRecord, Queues, SessionRecord, StoreError,
+    SubmitError, Submitted, WorkStep,
 };
 
 /// Connections per process.
@@ -482,6 +483,19 @@ impl Engine for PgEngine {
 
     async fn line_prefixes(&self, id: &CustomerId) -> Result<Vec<PrefixRecord>, StoreError> {
         self.prefixes_of(id).await
+    }
+
+    async fn record_disclosure(&self, disclosure: &DisclosureRecord) -> Result<(), StoreError> {
+        self.record_disclosure_tx(disclosure).await
+    }
+
+    async fn line_disclosures(
+        &self,
+        id: &CustomerId,
+        skip: u64,
+        limit: u64,
+    ) -> Result<DisclosurePage, StoreError> {
+        self.disclosures_of(id, skip, limit).await
     }
 
     async fn finish_import(&self) -> Result<(), StoreError> {

@@ -74,6 +74,9 @@ impl SledEngine {
                 record: decode("outbox", &value)?,
             }))?;
         }
+        for disclosure in self.all_disclosures() {
+            sink(ExportRecord::Disclosure(disclosure?))?;
+        }
         Ok(())
     }
 
@@ -92,6 +95,8 @@ impl SledEngine {
             ("pending changes", &self.pending),
             ("queued work", &self.work),
             ("mails", &self.outbox),
+            ("disclosures", &self.disclosures),
+            ("disclosures", &self.last_disclosures),
             ("the consent document, notices or ID sequences", &self.meta),
         ]
         .into_iter()
@@ -99,9 +104,11 @@ impl SledEngine {
         .map(|(name, _)| name)
     }
 
-    fn durable_trees(&self) -> [(&'static str, &::sled::Tree); 12] {
+    fn durable_trees(&self) -> [(&'static str, &::sled::Tree); 14] {
         [
             ("applications", &self.applications),
+            ("disclosures", &self.disclosures),
+            ("last_disclosures", &self.last_disclosures),
             ("idempotency", &self.idempotency),
             ("line_applications", &self.line_applications),
             ("line_prefixes", &self.line_prefixes),
@@ -171,6 +178,7 @@ impl SledEngine {
                         self.work.insert(keys::work(due, a.id), &[step as u8])?;
                     }
                 }
+                ExportRecord::Disclosure(d) => self.write_disclosure(&d)?,
                 ExportRecord::Outbox(o) => {
                     self.outbox.insert(
                         keys::application(o.application_id),

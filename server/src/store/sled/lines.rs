@@ -80,6 +80,7 @@ impl SledEngine {
             catalogue_version,
             settings,
             pending,
+            last_disclosed: self.last_disclosed(&prefix)?,
         })
     }
 }

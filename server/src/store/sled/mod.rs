@@ -13,6 +13,7 @@
 mod applications;
 mod audit;
 mod commit;
+mod disclosures;
 mod export;
 mod import;
 mod keys;
@@ -35,10 +36,10 @@ use shared::domain::{ApplicationId, CustomerId, ProviderCode, Timestamp};
 use super::export::{ExportRecord, ExportSink};
 use super::rules::{AddressLimit, SessionLimits};
 use super::{
-    ApplicationRecord, Audit, ConsentRecord, Deliver, Delivery, Engine, ImportHead, ImportReport,
-    LineImport, LineRecord, LineSettings, LoginFailures, NewApplication, NewSession, OutboxRecord,
-    PrefixRecord, ProviderRecord, Queues, SessionRecord, StoreError, SubmitError, Submitted,
-    WorkStep,
+    ApplicationRecord, Audit, ConsentRecord, Deliver, Delivery, DisclosurePage, DisclosureRecord,
+    Engine, ImportHead, ImportReport, LineImport, LineRecord, LineSettings, LoginFailures,
+    NewApplication, NewSession, OutboxRecord, PrefixRecord, ProviderRecord, Queues, SessionRecord,
+    StoreError, SubmitError, Submitted, WorkStep,
 };
 
 /// sled's page cache for `serve` (sled's default).
@@ -87,6 +88,11 @@ pub struct SledEngine {
     prefixes: ::sled::Tree,
     /// `customer_id 0x00 ++` a `prefixes` key → empty: a line's prefixes.
     line_prefixes: ::sled::Tree,
+    /// `customer_id 0x00 at id` → [`DisclosureRecord`] (JSON): every time
+    /// a line's customer ID was given (`disclosures.rs`).
+    disclosures: ::sled::Tree,
+    /// `customer_id 0x00 provider_code` → i64 BE: when it was last given.
+    last_disclosures: ::sled::Tree,
     commit: commit::GroupCommit,
     /// The provider catalogue's version: one process owns the folder, so
     /// a counter in memory, moved on by whatever writes providers, is the
@@ -150,6 +156,8 @@ impl SledEngine {
             sessions: tree("sessions")?,
             prefixes: tree("prefixes")?,
             line_prefixes: tree("line_prefixes")?,
+            disclosures: tree("disclosures")?,
+            last_disclosures: tree("last_disclosures")?,
             login_failures: tree("login_failures")?,
             outbox: tree("outbox")?,
             commit: commit::GroupCommit::start(db, path.to_path_buf()),
@@ -452,6 +460,21 @@ impl Engine for SledEngine {
 
     async fn line_prefixes(&self, id: &CustomerId) -> Result<Vec<PrefixRecord>, StoreError> {
         self.prefixes_of(id)
+    }
+
+    async fn record_disclosure(&self, disclosure: &DisclosureRecord) -> Result<(), StoreError> {
+        let disclosure = disclosure.clone();
+        self.blocking(move |e| e.record_disclosure_sync(&disclosure))
+            .await
+    }
+
+    async fn line_disclosures(
+        &self,
+        id: &CustomerId,
+        skip: u64,
+        limit: u64,
+    ) -> Result<DisclosurePage, StoreError> {
+        self.disclosures_of(id, skip, limit)
     }
 
     async fn export_records(&self, sink: &mut ExportSink<'_>) -> Result<(), StoreError> {

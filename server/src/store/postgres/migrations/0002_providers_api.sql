@@ -16,3 +16,23 @@ CREATE TABLE prefixes (
     PRIMARY KEY (network, from_at)
 );
 CREATE INDEX prefixes_by_line ON prefixes (customer_id);
+
+-- Every time a line's customer ID was given to a provider, kept for good
+-- (the record as the export writes it, with the columns it is found by).
+CREATE TABLE disclosures (
+    id text COLLATE "C" PRIMARY KEY,
+    customer_id text COLLATE "C" NOT NULL,
+    provider text COLLATE "C" NOT NULL,
+    at bigint NOT NULL,
+    record jsonb NOT NULL
+);
+CREATE INDEX disclosures_by_line ON disclosures (customer_id, at, id);
+
+-- When a line's customer ID was last given to each provider (S2's
+-- 最終通知日時), moved on in the disclosure's transaction.
+CREATE TABLE last_disclosures (
+    customer_id text COLLATE "C" NOT NULL,
+    provider text COLLATE "C" NOT NULL,
+    at bigint NOT NULL,
+    PRIMARY KEY (customer_id, provider)
+);

@@ -1,0 +1,89 @@
+//! The disclosure log (SPEC §8): `disclosures`, and each line's newest
+//! time per provider in `last_disclosures`, written in one transaction.
+
+use shared::domain::CustomerId;
+
+use super::{PgEngine, from_json, json};
+use crate::store::{DisclosurePage, DisclosureRecord, StoreError};
+
+/// A statement's parameter.
+type Param<'a> = &'a (dyn tokio_postgres::types::ToSql + Sync);
+
+/// Writes a disclosure and moves its provider's newest time on, in `tx`.
+pub(super) async fn write_disclosure(
+    tx: &deadpool_postgres::Transaction<'_>,
+    d: &DisclosureRecord,
+) -> Result<(), StoreError> {
+    let (line, provider, at) = (d.customer_id.as_str(), d.provider.as_str(), d.at.unix());
+    let record = json("disclosures", d)?;
+    let (insert, last) = tokio::try_join!(
+        tx.prepare_cached(
+            "INSERT INTO disclosures (id, customer_id, provider, at, record) \
+             VALUES ($1, $2, $3, $4, $5)"
+        ),
+        tx.prepare_cached(
+            "INSERT INTO last_disclosures AS l (customer_id, provider, at) VALUES ($1, $2, $3) \
+             ON CONFLICT (customer_id, provider) DO UPDATE SET at = EXCLUDED.at \
+             WHERE l.at < EXCLUDED.at"
+        ),
+    )?;
+    // Pipelined: both sent at once, answered in one round trip.
+    let insert_params: [Param; 5] = [&d.id, &line, &provider, &at, &record];
+    let last_params: [Param; 3] = [&line, &provider, &at];
+    let (inserted, moved) = tokio::join!(
+        tx.execute(&insert, &insert_params),
+        tx.execute(&last, &last_params),
+    );
+    inserted?;
+    moved?;
+    Ok(())
+}
+
+impl PgEngine {
+    /// Writes a disclosure, committed before it returns.
+    pub(super) async fn record_disclosure_tx(
+        &self,
+        d: &DisclosureRecord,
+    ) -> Result<(), StoreError> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await?;
+        write_disclosure(&tx, d).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// A page of a line's disclosures, newest first, and how many it has.
+    pub(super) async fn disclosures_of(
+        &self,
+        id: &CustomerId,
+        skip: u64,
+        limit: u64,
+    ) -> Result<DisclosurePage, StoreError> {
+        let client = self.client().await?;
+        let line = id.as_str();
+        let (skip, limit) = (
+            i64::try_from(skip).unwrap_or(i64::MAX),
+            i64::try_from(limit).unwrap_or(i64::MAX),
+        );
+        let by_line: [Param; 1] = [&line];
+        let paged: [Param; 3] = [&line, &skip, &limit];
+        let (count, rows) = tokio::try_join!(
+            client.query_one(
+                "SELECT count(*) FROM disclosures WHERE customer_id = $1",
+                &by_line
+            ),
+            client.query(
+                "SELECT record FROM disclosures WHERE customer_id = $1 \
+                 ORDER BY at DESC, id DESC OFFSET $2 LIMIT $3",
+                &paged,
+            ),
+        )?;
+        Ok(DisclosurePage {
+            total: u64::try_from(count.get::<_, i64>(0)).unwrap_or(0),
+            items: rows
+                .into_iter()
+                .map(|row| from_json("disclosures", row.get(0)))
+                .collect::<Result<_, _>>()?,
+        })
+    }
+}
