@@ -1,0 +1,1 @@
+//! Standard Webhooks signing and delivery (SPEC §8): being written.
