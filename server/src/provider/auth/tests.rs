@@ -999,6 +999,13 @@ async fn the_log_says_why_but_never_shows_the_assertion() {
         .es256
         .sign(claims().with_audience("https://elsewhere.example/"))
         .unwrap();
+    // tracing caches each callsite's interest process-wide, computed on the
+    // thread that first reaches it: a parallel test with no subscriber may
+    // have cached "never". Reach the callsite, then have its interest
+    // computed again here, where this test's subscriber is the default.
+    refusal(&assertion, &clients).await;
+    tracing::callsite::rebuild_interest_cache();
+    log.0.lock().unwrap().clear();
 
     assert_eq!(
         refusal(&assertion, &clients).await,
