@@ -72,6 +72,10 @@ pub enum ClientRejection {
         /// The header's `alg`.
         alg: &'static str,
     },
+    /// The JOSE library refused the assertion before its signature was
+    /// checked (an unknown `crit` extension, say).
+    #[error("the JOSE library refused the assertion: {0}")]
+    Jose(String),
     /// The signature does not verify with any candidate key.
     #[error("bad signature")]
     Signature,

@@ -88,16 +88,16 @@ pub async fn grant(
     key: &TokenKey,
     now: Timestamp,
 ) -> Result<TokenResponse, OAuthError> {
-    let request = TokenRequest::parse(form)?;
+    let request = TokenRequest::parse(form).inspect_err(|e| {
+        if let OAuthError::InvalidClient(reason) = e {
+            log_refusal(None, reason);
+        }
+    })?;
     let (client_id, client) = match authenticate(&request, clients, audience, now).await {
         Ok(authenticated) => authenticated,
         Err(Refused::Store(e)) => return Err(OAuthError::Store(e)),
         Err(Refused::Client { client_id, reason }) => {
-            tracing::info!(
-                client_id = %client_id.as_deref().map(loggable).unwrap_or_default(),
-                reason = %reason,
-                "provider client authentication refused"
-            );
+            log_refusal(client_id.as_deref(), &reason);
             return Err(OAuthError::InvalidClient(reason));
         }
     };
@@ -343,7 +343,7 @@ async fn authenticate(
                     ErrorKind::Json(_) | ErrorKind::Utf8(_) | ErrorKind::Base64(_) => {
                         ClientRejection::Claims(e.to_string())
                     }
-                    _ => ClientRejection::Malformed("rejected by the JOSE library"),
+                    _ => ClientRejection::Jose(e.to_string()),
                 }));
             }
         }
@@ -410,7 +410,13 @@ fn check_claims(
     }
 }
 
-/// An unverified client ID, cut short for the log.
-fn loggable(client_id: &str) -> String {
-    client_id.chars().take(128).collect()
+/// Logs a refused client authentication: the (unverified, cut short)
+/// client ID and the reason; never the assertion.
+fn log_refusal(client_id: Option<&str>, reason: &ClientRejection) {
+    let client_id: String = client_id.unwrap_or_default().chars().take(128).collect();
+    tracing::info!(
+        client_id = %client_id,
+        reason = %reason,
+        "provider client authentication refused"
+    );
 }

@@ -651,6 +651,20 @@ async fn garbage_assertions_are_refused_as_invalid_client() {
 }
 
 #[tokio::test]
+async fn an_unknown_critical_header_extension_is_refused() {
+    let provider = Provider::new();
+    let clients = FakeClients::with(CLIENT, provider.jwks());
+    let good = provider.es256.sign(claims()).unwrap();
+    let parts: Vec<&str> = good.split('.').collect();
+    let header = b64(br#"{"alg":"ES256","kid":"es-1","crit":["x-policy"],"x-policy":1}"#);
+    let assertion = format!("{header}.{}.{}", parts[1], parts[2]);
+
+    let reason = refusal(&assertion, &clients).await;
+
+    assert!(matches!(reason, ClientRejection::Jose(_)), "{reason:?}");
+}
+
+#[tokio::test]
 async fn a_replaced_key_set_refuses_old_assertions_and_old_access_tokens() {
     let old = Provider::new();
     let clients = FakeClients::with(CLIENT, old.jwks());
