@@ -127,7 +127,7 @@ fn verification_key(jwk: &Value) -> Result<VerificationKey, String> {
         && given != name
     {
         return Err(format!(
-            "alg {given:?} does not match a {kty} {} key: it must be {name:?} or absent",
+            "alg {given:?} does not match the key (kty {kty}, crv {}): it must be {name:?} or absent",
             shown(crv)
         ));
     }
