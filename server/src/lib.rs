@@ -17,6 +17,7 @@ pub mod limit;
 pub mod mail;
 pub mod operator;
 pub mod password;
+pub mod provider;
 pub mod routes;
 pub mod security;
 pub mod startup;

@@ -1,0 +1,8 @@
+//! The provider API's building blocks that need no storage (SPEC §8): how a
+//! provider authenticates (`auth`: RFC 7523 client assertions, the access
+//! tokens issued for them) and how it is told of changes (`webhook`:
+//! Standard Webhooks signing and delivery). The routes, the store and the
+//! worker use them; nothing here touches the database.
+
+pub mod auth;
+pub mod webhook;
