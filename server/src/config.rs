@@ -188,6 +188,13 @@ pub struct ServeConfig {
     /// an address (a carrier-grade NAT).
     #[arg(long, env = "KAISEN_LOGINS_PER_ADDRESS", default_value_t = 120)]
     pub logins_per_address: usize,
+    /// Provider API requests per second per provider (this process's);
+    /// beyond it and its burst the answer is 429 with `Retry-After`.
+    #[arg(long, env = "KAISEN_PROVIDER_RATE", default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..))]
+    pub provider_rate: u32,
+    /// Provider API requests a provider may make at once above its rate.
+    #[arg(long, env = "KAISEN_PROVIDER_BURST", default_value_t = 200, value_parser = clap::value_parser!(u32).range(1..))]
+    pub provider_burst: u32,
     /// The window of `--logins-per-line` and `--logins-per-address`.
     #[arg(long, env = "KAISEN_LOGIN_WINDOW", default_value = "1m", value_parser = humantime::parse_duration)]
     pub login_window: Duration,

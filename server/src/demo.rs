@@ -47,12 +47,16 @@ const KINDS: &[&str] = &[
 pub fn demo_file() -> ImportFile {
     let providers: Vec<Value> = (0..48)
         .map(|i| {
-            json!({
+            let mut provider = json!({
                 "code": format!("W{:04}", i + 1),
                 "service_name": SERVICES[i % SERVICES.len()],
                 "name": format!("{}{}株式会社", STEMS[i / KINDS.len() % STEMS.len()], KINDS[i % KINDS.len()]),
                 "purpose": PURPOSES[i % PURPOSES.len()],
-            })
+            });
+            if let Some(api) = demo_api(i + 1) {
+                provider["api"] = api;
+            }
+            provider
         })
         .collect();
     let notify = |codes: &[u32]| -> Vec<Value> {
@@ -88,6 +92,36 @@ pub fn demo_file() -> ImportFile {
     });
     serde_json::from_value(file)
         .unwrap_or_else(|e| unreachable!("the demo data is well-formed: {e}"))
+}
+
+/// The provider API registrations of W0001 (ES256) and W0002 (EdDSA). Their
+/// private keys are in `server/examples/demo-keys/` (published on purpose:
+/// demo only), and their webhooks go to the example provider's listener.
+fn demo_api(provider: usize) -> Option<Value> {
+    let (client_id, key, secret, port) = match provider {
+        1 => (
+            "demo-w0001",
+            json!({"kty": "EC", "crv": "P-256", "x": "E0bh34-i0zpnP_5ssyLupq7QAxSv3JfD5Bg1rCnj57k",
+                   "y": "khRpa5yBk5rmMjWIoJwjK1BNd5DhSLOFJrILW7pjOkk", "kid": "w0001-2026-12",
+                   "alg": "ES256", "use": "sig"}),
+            "whsec_qP83nAe0PBzaLpcv6s2J/ZhuNWVc/1CWaux74L1cbYQ=",
+            8101,
+        ),
+        2 => (
+            "demo-w0002",
+            json!({"kty": "OKP", "crv": "Ed25519", "x": "bYfc71LisAe4eKgH-DZgKBzKA0ZGUccaiiRNHUIqX18",
+                   "kid": "w0002-2026-12", "alg": "EdDSA", "use": "sig"}),
+            "whsec_KADMCjjiyBKa+tNnI6bkp/T/ofuzi6JNPcR2PuPQ0xE=",
+            8102,
+        ),
+        _ => return None,
+    };
+    Some(json!({
+        "client_id": client_id,
+        "jwks": {"keys": [key]},
+        "webhook_url": format!("http://127.0.0.1:{port}/webhook"),
+        "webhook_secret": secret,
+    }))
 }
 
 /// The demo consent document.

@@ -88,6 +88,23 @@ pub struct ProviderEntry {
     /// 利用目的 (SPEC §8); a provider's entry is its whole record, so an
     /// entry without it removes a stored one.
     pub purpose: Option<String>,
+    /// Its registration for the provider API (SPEC §8), if it has one; an
+    /// entry without it removes a stored one.
+    pub api: Option<ApiEntry>,
+}
+
+/// A provider's registration for the provider API in the file.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ApiEntry {
+    /// Its OAuth client ID.
+    pub client_id: String,
+    /// Its public keys, a JWK set (`{"keys": […]}`).
+    pub jwks: serde_json::Value,
+    /// Where its events are POSTed: `https://`, or `http://` on loopback.
+    pub webhook_url: String,
+    /// The key its events are signed with: `whsec_` and base64.
+    pub webhook_secret: String,
 }
 
 /// A line in the file.
@@ -302,6 +319,10 @@ fn check_file<'s>(store: &Io<'s>, source: &mut dyn Source) -> Result<Checked<'s>
         match part {
             Part::Providers(list) => {
                 head.providers = check::providers(list)?;
+                if head.providers.iter().any(|(_, p)| p.api.is_some()) {
+                    let (_, stored) = store.wait(store.store().providers())?;
+                    check::refuse_taken_client_ids(&head.providers, &stored)?;
+                }
                 known.file_read(&head.providers);
             }
             Part::Line(i, entry) => {

@@ -61,9 +61,18 @@ pub fn router(state: AppState) -> Router {
             state.clone(),
             time_limit,
         ));
+    let provider_api = crate::provider::api::router()
+        .route_layer(axum::middleware::from_fn(telemetry::keep_matched_path))
+        .layer(no_store.clone())
+        .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            time_limit,
+        ));
     let https = state.config.https();
     let app = Router::new()
         .nest("/api", api)
+        .nest("/provider/v1", provider_api)
         // `nest` matches `/api` and `/api/…` but leaves `/api/` itself to the
         // fallback, which would answer with the client: it is an API path.
         .route(
@@ -275,8 +284,24 @@ impl Server {
             per_line: Window::new(config.logins_per_line, config.login_window),
             per_address: Window::new(config.logins_per_address, config.login_window),
         };
+        // The provider's assertions name the token endpoint's URL (`aud`):
+        // the public URL's, or this listener's.
+        let token_audience = match &config.public_url {
+            Some(origin) => format!("{origin}{}", crate::provider::api::TOKEN_PATH),
+            None => format!(
+                "{}://{}{}",
+                if config.https() { "https" } else { "http" },
+                listener.local_addr()?,
+                crate::provider::api::TOKEN_PATH
+            ),
+        };
+        let provider_limits =
+            crate::provider::api::provider_limits(config.provider_rate, config.provider_burst);
         let state = AppState::new(crate::state::Shared {
             store,
+            token_audience,
+            token_key: tokio::sync::OnceCell::new(),
+            provider_limits,
             config: Arc::new(config),
             work_queued: Arc::new(Notify::new()),
             mail_queued: Arc::new(Notify::new()),
@@ -411,8 +436,8 @@ async fn shutdown_signal() {
     }
 }
 
-/// Removes expired sessions, stale login-failure counters and login
-/// limits every few minutes.
+/// Removes expired sessions, stale login-failure counters, login limits
+/// and expired client assertion IDs every few minutes.
 async fn sweep_sessions(state: AppState) {
     let mut tick = tokio::time::interval(std::time::Duration::from_secs(300));
     loop {
@@ -425,7 +450,8 @@ async fn sweep_sessions(state: AppState) {
                 .await?;
             store
                 .sweep_login_failures(now, routes::ID_LOCK.as_secs() as i64)
-                .await
+                .await?;
+            store.sweep_assertion_ids(now).await
         }
         .await;
         state.login_limits.sweep(std::time::Instant::now());

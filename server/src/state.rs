@@ -35,6 +35,12 @@ impl std::ops::Deref for AppState {
 pub struct Shared {
     /// The database.
     pub store: Store,
+    /// The token endpoint's URL, which client assertions must name (`aud`).
+    pub token_audience: String,
+    /// The access tokens' key, read from the store at first use.
+    pub token_key: tokio::sync::OnceCell<crate::provider::auth::TokenKey>,
+    /// Provider API requests per provider.
+    pub provider_limits: crate::provider::api::ProviderLimits,
     /// How the portal runs.
     pub config: Arc<ServeConfig>,
     /// Wakes the worker when new work is queued.

@@ -8,9 +8,11 @@ use shared::api::ServiceRow;
 use shared::domain::{AccessKey, CustomerId, Date, ProviderCode, SettingMethod, Timestamp};
 
 use super::Io;
-use super::{ConsentEntry, ImportError, LineEntry, PrefixEntry, ProviderEntry, invalid};
+use super::{ApiEntry, ConsentEntry, ImportError, LineEntry, PrefixEntry, ProviderEntry, invalid};
 use crate::password;
-use crate::store::{ConsentRecord, PREFIX_LENGTHS, PrefixRecord, ProviderRecord, SettingRecord};
+use crate::store::{
+    ConsentRecord, PREFIX_LENGTHS, PrefixRecord, ProviderApi, ProviderRecord, SettingRecord,
+};
 
 /// A checked line, its key not yet resolved to a hash.
 pub struct CheckedLine {
@@ -64,10 +66,82 @@ pub fn providers(
                 .as_deref()
                 .map(|purpose| short_text(purpose, 200, || format!("{at}.purpose")))
                 .transpose()?,
+            api: p
+                .api
+                .as_ref()
+                .map(|api| provider_api(api, &format!("{at}.api")))
+                .transpose()?,
         };
+        if let Some(api) = &record.api
+            && let Some(j) = checked
+                .iter()
+                .position(|(_, r): &(ProviderCode, ProviderRecord)| {
+                    r.api.as_ref().is_some_and(|a| a.client_id == api.client_id)
+                })
+        {
+            return Err(invalid(
+                format!("{at}.api.client_id"),
+                format!("{} is also providers[{j}]'s client ID", api.client_id),
+            ));
+        }
         checked.push((code, record));
     }
     Ok(checked)
+}
+
+/// A provider's API registration: a client ID of 1 to 64 characters
+/// `A-Z a-z 0-9 . _ ~ -`, a JWK set of public signing keys, a webhook URL
+/// and secret.
+fn provider_api(api: &ApiEntry, at: &str) -> Result<ProviderApi, ImportError> {
+    let client_id = api.client_id.trim();
+    if client_id.is_empty()
+        || client_id.len() > 64
+        || !client_id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b".-_~".contains(&b))
+    {
+        return Err(invalid(
+            format!("{at}.client_id"),
+            "must be 1 to 64 characters of A-Z, a-z, 0-9, '.', '-', '_' and '~'",
+        ));
+    }
+    crate::provider::auth::check_jwks(&api.jwks).map_err(|e| invalid(format!("{at}.jwks"), e))?;
+    let webhook_url = crate::provider::webhook::check_webhook_url(api.webhook_url.trim())
+        .map_err(|e| invalid(format!("{at}.webhook_url"), e))?;
+    crate::provider::webhook::WebhookSecret::parse(api.webhook_secret.trim())
+        .map_err(|e| invalid(format!("{at}.webhook_secret"), e))?;
+    Ok(ProviderApi {
+        client_id: client_id.to_owned(),
+        jwks: api.jwks.clone(),
+        webhook_url: webhook_url.to_string(),
+        webhook_secret: api.webhook_secret.trim().to_owned(),
+    })
+}
+
+/// Refuses a client ID that the file gives one provider and the store
+/// another (which the file does not give a new one).
+pub fn refuse_taken_client_ids(
+    file: &[(ProviderCode, ProviderRecord)],
+    stored: &[(ProviderCode, ProviderRecord)],
+) -> Result<(), ImportError> {
+    let in_file: HashSet<&ProviderCode> = file.iter().map(|(code, _)| code).collect();
+    for (i, (code, record)) in file.iter().enumerate() {
+        let Some(api) = &record.api else { continue };
+        if let Some((other, _)) = stored.iter().find(|(other, r)| {
+            other != code
+                && !in_file.contains(other)
+                && r.api.as_ref().is_some_and(|a| a.client_id == api.client_id)
+        }) {
+            return Err(invalid(
+                format!("providers[{i}].api.client_id"),
+                format!(
+                    "{} is the client ID of stored provider {other}",
+                    api.client_id
+                ),
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// Where a line names a provider: `lines[i]`, `notifications[j]`, and the

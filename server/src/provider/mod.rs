@@ -2,7 +2,9 @@
 //! provider authenticates (`auth`: RFC 7523 client assertions, the access
 //! tokens issued for them) and how it is told of changes (`webhook`:
 //! Standard Webhooks signing and delivery). The routes, the store and the
-//! worker use them; nothing here touches the database.
+//! worker use them; nothing in them touches the database. `api` is the
+//! routes under `/provider/v1`, on the store.
 
+pub mod api;
 pub mod auth;
 pub mod webhook;

@@ -260,6 +260,22 @@ pub trait Engine: Send + Sync + 'static {
     /// A line's prefix assignments, by prefix then start.
     async fn line_prefixes(&self, id: &CustomerId) -> Result<Vec<PrefixRecord>, StoreError>;
 
+    // The provider API (SPEC §8).
+
+    /// Records the `jti` of a client's assertion until `expires`, durably;
+    /// false when it was recorded before (a replay), by any process.
+    async fn first_use_of_assertion(
+        &self,
+        client_id: &str,
+        jti: &str,
+        expires: Timestamp,
+    ) -> Result<bool, StoreError>;
+    /// Removes the assertion IDs expired at `now`; returns how many.
+    async fn sweep_assertion_ids(&self, now: Timestamp) -> Result<usize, StoreError>;
+    /// The key access tokens are signed with: made at the first call and
+    /// the same for every process on the database from then on.
+    async fn token_key(&self) -> Result<[u8; 32], StoreError>;
+
     // Disclosures (SPEC §8).
 
     /// Records that a line's customer ID was given to a provider, durably,

@@ -31,7 +31,7 @@ pub use records::{
     ApplicationRecord, ChangeRecord, ConsentRecord, LineRecord, LineSettings, LoginFailures,
     Notified, Offered, OfferedPage, OutboxRecord, ProviderRecord, SessionRecord, SettingRecord,
 };
-pub use records::{DisclosurePage, DisclosureRecord, LookupRecord};
+pub use records::{DisclosurePage, DisclosureRecord, LookupRecord, ProviderApi};
 pub use records::{ImportHead, ImportReport, LineImport, PREFIX_LENGTHS, PrefixRecord};
 pub use rules::{AddressLimit, SessionLimits};
 

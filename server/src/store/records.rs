@@ -29,6 +29,23 @@ pub struct ProviderRecord {
     /// 利用目的: why it receives the customer ID (SPEC §8), if stated.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub purpose: Option<String>,
+    /// Its registration for the provider API, if it has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub api: Option<ProviderApi>,
+}
+
+/// A provider's registration for the provider API (SPEC §8), checked at
+/// import.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProviderApi {
+    /// Its OAuth client ID, unique among providers.
+    pub client_id: String,
+    /// The public keys its client assertions are signed with (a JWK set).
+    pub jwks: serde_json::Value,
+    /// Where its events are POSTed.
+    pub webhook_url: String,
+    /// The key its events are signed with (`whsec_…`).
+    pub webhook_secret: String,
 }
 
 /// The shortest and longest prefix a line may be given: the network

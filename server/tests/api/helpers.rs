@@ -226,6 +226,8 @@ pub fn test_config(db: &TestDatabase, site: &Path) -> ServeConfig {
         hash_queue: 64,
         logins_per_line: 10,
         logins_per_address: 120,
+        provider_rate: 100,
+        provider_burst: 200,
         login_window: Duration::from_secs(60),
         idle_timeout: Duration::from_secs(20 * 60),
         session_limit: Duration::from_secs(8 * 3600),

@@ -246,14 +246,16 @@ async fn a_wished_mail_is_written_once_as_an_eml_in_japanese_and_an_unwished_one
     })
     .await;
 
-    // Delivered, recorded, and out of the outbox: never sent again.
-    assert!(
+    // Delivered, recorded (just after the file is in place), and out of
+    // the outbox: never sent again.
+    wait_until("the outbox empties", MAIL_TIMEOUT, async || {
         app.store
             .outbox()
             .await
             .expect("the outbox reads")
             .is_empty()
-    );
+    })
+    .await;
     tokio::time::sleep(Duration::from_secs(1)).await;
     assert_eq!(
         files_in(mail_dir.path()),

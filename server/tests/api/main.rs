@@ -14,6 +14,7 @@ mod lines;
 mod lockout;
 mod login_limits;
 mod mail;
+mod provider;
 mod providers;
 mod session;
 mod static_files;

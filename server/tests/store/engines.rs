@@ -140,7 +140,9 @@ pub const PROVIDERS: usize = 30;
 pub fn fixture() -> Value {
     let providers: Vec<Value> = (1..=PROVIDERS)
         .map(|n| json!({"code": format!("W{n:04}"), "service_name": "IP電話", "name": format!("通信{n:02}株式会社"), "purpose": format!("通信{n:02}のご契約確認のため")}))
-        .collect();
+        .collect::<Vec<_>>();
+    let mut providers = providers;
+    providers[0]["api"] = api("w0001");
     json!({
         "providers": providers,
         "lines": [
@@ -168,6 +170,19 @@ pub fn fixture() -> Value {
             {"customer_id": LINE_A, "prefix": PREFIX_A, "from": "2026-11-01T00:00:00+09:00", "until": null},
             {"customer_id": LINE_B, "prefix": "2001:db8:1234:5700::/56", "from": "2026-11-01T00:00:00+09:00", "until": "2026-11-20T00:00:00+09:00"},
         ],
+    })
+}
+
+/// A provider API registration with client ID `client_id` (the demo
+/// W0001's public key).
+pub fn api(client_id: &str) -> Value {
+    json!({
+        "client_id": client_id,
+        "jwks": {"keys": [{"kty": "EC", "crv": "P-256", "x": "E0bh34-i0zpnP_5ssyLupq7QAxSv3JfD5Bg1rCnj57k",
+                           "y": "khRpa5yBk5rmMjWIoJwjK1BNd5DhSLOFJrILW7pjOkk", "kid": "w0001-2026-12",
+                           "alg": "ES256", "use": "sig"}]},
+        "webhook_url": "https://events.example.jp/kaisen",
+        "webhook_secret": "whsec_qP83nAe0PBzaLpcv6s2J/ZhuNWVc/1CWaux74L1cbYQ=",
     })
 }
 

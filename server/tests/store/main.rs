@@ -13,4 +13,5 @@ mod import;
 mod logins;
 mod mail;
 mod prefixes;
+mod provider_api;
 mod work;

@@ -9,8 +9,8 @@ use shared::domain::{ApplicationId, CustomerId, Date, Setting, Timestamp};
 use super::{PgEngine, corrupt, from_json, from_text, id_column, json, retryable, text};
 use crate::store::rules::{self, ProviderFacts};
 use crate::store::{
-    ApplicationRecord, ConsentRecord, NewApplication, ProviderRecord, StoreError, SubmitError,
-    Submitted, WorkStep,
+    ApplicationRecord, ConsentRecord, NewApplication, ProviderApi, ProviderRecord, StoreError,
+    SubmitError, Submitted, WorkStep,
 };
 
 /// Sequence numbers are drawn from `day_sequences` this many at a time, so
@@ -143,7 +143,7 @@ impl PgEngine {
                    (SELECT record FROM applications \
                       WHERE customer_id = $1 AND idempotency_key = $2), \
                    (SELECT value FROM meta WHERE key = 'consent'), \
-                   (SELECT coalesce(jsonb_agg(jsonb_build_array(code, service_name, name, purpose)), '[]') \
+                   (SELECT coalesce(jsonb_agg(jsonb_build_array(code, service_name, name, purpose, api)), '[]') \
                       FROM providers WHERE code = ANY($3)), \
                    (SELECT coalesce(jsonb_agg(provider), '[]') FROM pending \
                       WHERE customer_id = $1 AND provider = ANY($3)), \
@@ -174,15 +174,16 @@ impl PgEngine {
             .map(|value| from_json("meta", value))
             .transpose()
             .map_err(Attempt::store)?;
-        let providers: Vec<(String, String, String, Option<String>)> =
-            from_json("providers", facts.get(2)).map_err(Attempt::store)?;
+        type Row = (String, String, String, Option<String>, Option<ProviderApi>);
+        let providers: Vec<Row> = from_json("providers", facts.get(2)).map_err(Attempt::store)?;
         let providers: HashMap<String, ProviderRecord> = providers
             .into_iter()
-            .map(|(code, service_name, name, purpose)| {
+            .map(|(code, service_name, name, purpose, api)| {
                 let record = ProviderRecord {
                     service_name,
                     name,
                     purpose,
+                    api,
                 };
                 (code, record)
             })

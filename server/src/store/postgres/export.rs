@@ -206,13 +206,18 @@ impl PgEngine {
                 ExportRecord::Provider(p) => {
                     providers = true;
                     tx.execute(
-                        "INSERT INTO providers (code, service_name, name, purpose) \
-                         VALUES ($1, $2, $3, $4)",
+                        "INSERT INTO providers (code, service_name, name, purpose, api, client_id) \
+                         VALUES ($1, $2, $3, $4, $5, $5::jsonb->>'client_id')",
                         &[
                             &p.code.as_str(),
                             &p.record.service_name,
                             &p.record.name,
                             &p.record.purpose,
+                            &p.record
+                                .api
+                                .as_ref()
+                                .map(|api| json("providers", api))
+                                .transpose()?,
                         ],
                     )
                     .await?;

@@ -24,17 +24,19 @@ impl PgEngine {
         for (code, record) in &head.providers {
             let changed = tx
                 .execute(
-                    "INSERT INTO providers AS p (code, service_name, name, purpose) \
-                     VALUES ($1, $2, $3, $4) \
+                    "INSERT INTO providers AS p (code, service_name, name, purpose, api, client_id) \
+                     VALUES ($1, $2, $3, $4, $5, $5::jsonb->>'client_id') \
                      ON CONFLICT (code) DO UPDATE SET service_name = EXCLUDED.service_name, \
-                     name = EXCLUDED.name, purpose = EXCLUDED.purpose \
-                     WHERE (p.service_name, p.name, p.purpose) IS DISTINCT FROM \
-                     (EXCLUDED.service_name, EXCLUDED.name, EXCLUDED.purpose)",
+                     name = EXCLUDED.name, purpose = EXCLUDED.purpose, api = EXCLUDED.api, \
+                     client_id = EXCLUDED.client_id \
+                     WHERE (p.service_name, p.name, p.purpose, p.api) IS DISTINCT FROM \
+                     (EXCLUDED.service_name, EXCLUDED.name, EXCLUDED.purpose, EXCLUDED.api)",
                     &[
                         &code.as_str(),
                         &record.service_name,
                         &record.name,
                         &record.purpose,
+                        &record.api.as_ref().map(|api| json("providers", api)).transpose()?,
                     ],
                 )
                 .await?;

@@ -8,7 +8,7 @@ use super::{PgEngine, application_id, corrupt, from_json, from_text, json};
 use crate::store::{LineRecord, LineSettings, ProviderRecord, SettingRecord, StoreError};
 
 /// The columns of a provider, as [`provider_of`] reads them.
-pub(super) const PROVIDER_COLUMNS: &str = "code, service_name, name, purpose";
+pub(super) const PROVIDER_COLUMNS: &str = "code, service_name, name, purpose, api";
 
 /// A provider from the [`PROVIDER_COLUMNS`] of its row.
 pub(super) fn provider_of(
@@ -20,6 +20,10 @@ pub(super) fn provider_of(
             service_name: row.get(1),
             name: row.get(2),
             purpose: row.get(3),
+            api: row
+                .get::<_, Option<serde_json::Value>>(4)
+                .map(|api| from_json("providers", api))
+                .transpose()?,
         },
     ))
 }

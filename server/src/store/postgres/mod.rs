@@ -485,6 +485,66 @@ impl Engine for PgEngine {
         self.prefixes_of(id).await
     }
 
+    async fn first_use_of_assertion(
+        &self,
+        client_id: &str,
+        jti: &str,
+        expires: Timestamp,
+    ) -> Result<bool, StoreError> {
+        let client = self.client().await?;
+        let inserted = client
+            .execute(
+                "INSERT INTO assertion_ids (client_id, jti, expires_at) VALUES ($1, $2, $3) \
+                 ON CONFLICT DO NOTHING",
+                &[&client_id, &jti, &expires.unix()],
+            )
+            .await?;
+        Ok(inserted == 1)
+    }
+
+    async fn sweep_assertion_ids(&self, now: Timestamp) -> Result<usize, StoreError> {
+        let client = self.client().await?;
+        let swept = client
+            .execute(
+                "DELETE FROM assertion_ids WHERE expires_at <= $1",
+                &[&now.unix()],
+            )
+            .await?;
+        Ok(usize::try_from(swept).unwrap_or(usize::MAX))
+    }
+
+    async fn token_key(&self) -> Result<[u8; 32], StoreError> {
+        // Made by whichever process asks first; every other reads it. A
+        // statement racing the first insert sees neither its own insert
+        // nor (in its snapshot) the other's row: the next one sees it.
+        let made = hex::encode(rand::random::<[u8; 32]>());
+        let client = self.client().await?;
+        for _ in 0..3 {
+            let row = client
+                .query_opt(
+                    "WITH made AS (INSERT INTO meta (key, value) \
+                     VALUES ('token_key', to_jsonb($1::text)) \
+                     ON CONFLICT (key) DO NOTHING RETURNING value) \
+                     SELECT value FROM made UNION ALL \
+                     SELECT value FROM meta WHERE key = 'token_key' LIMIT 1",
+                    &[&made],
+                )
+                .await?;
+            if let Some(row) = row {
+                let value: serde_json::Value = row.get(0);
+                return value
+                    .as_str()
+                    .and_then(|text| hex::decode(text).ok())
+                    .and_then(|bytes| <[u8; 32]>::try_from(bytes).ok())
+                    .ok_or_else(|| corrupt("meta", "the token key is not 32 bytes in hex"));
+            }
+        }
+        Err(corrupt(
+            "meta",
+            "the token key can be neither made nor read",
+        ))
+    }
+
     async fn record_disclosure(&self, disclosure: &DisclosureRecord) -> Result<(), StoreError> {
         self.record_disclosure_tx(disclosure).await
     }

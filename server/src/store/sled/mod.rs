@@ -21,6 +21,7 @@ mod lines;
 mod logins;
 mod outbox;
 mod prefixes;
+mod provider_api;
 mod sessions;
 
 use std::net::IpAddr;
@@ -93,6 +94,9 @@ pub struct SledEngine {
     disclosures: ::sled::Tree,
     /// `customer_id 0x00 provider_code` → i64 BE: when it was last given.
     last_disclosures: ::sled::Tree,
+    /// `client_id 0x00 jti` → expiry (i64 BE): accepted client assertions.
+    /// Not exported: short-lived security state.
+    assertion_ids: ::sled::Tree,
     commit: commit::GroupCommit,
     /// The provider catalogue's version: one process owns the folder, so
     /// a counter in memory, moved on by whatever writes providers, is the
@@ -158,6 +162,7 @@ impl SledEngine {
             line_prefixes: tree("line_prefixes")?,
             disclosures: tree("disclosures")?,
             last_disclosures: tree("last_disclosures")?,
+            assertion_ids: tree("assertion_ids")?,
             login_failures: tree("login_failures")?,
             outbox: tree("outbox")?,
             commit: commit::GroupCommit::start(db, path.to_path_buf()),
@@ -460,6 +465,26 @@ impl Engine for SledEngine {
 
     async fn line_prefixes(&self, id: &CustomerId) -> Result<Vec<PrefixRecord>, StoreError> {
         self.prefixes_of(id)
+    }
+
+    async fn first_use_of_assertion(
+        &self,
+        client_id: &str,
+        jti: &str,
+        expires: Timestamp,
+    ) -> Result<bool, StoreError> {
+        let (client_id, jti) = (client_id.to_owned(), jti.to_owned());
+        self.blocking(move |e| e.first_use_sync(&client_id, &jti, expires))
+            .await
+    }
+
+    async fn sweep_assertion_ids(&self, now: Timestamp) -> Result<usize, StoreError> {
+        self.blocking(move |e| e.sweep_assertion_ids_sync(now))
+            .await
+    }
+
+    async fn token_key(&self) -> Result<[u8; 32], StoreError> {
+        self.blocking(|e| e.token_key_sync()).await
     }
 
     async fn record_disclosure(&self, disclosure: &DisclosureRecord) -> Result<(), StoreError> {

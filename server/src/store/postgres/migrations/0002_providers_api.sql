@@ -1,7 +1,21 @@
 -- Version 2: what providers need for the provider API (SPEC §8).
 
--- 利用目的: why a provider receives the customer ID.
-ALTER TABLE providers ADD COLUMN purpose text;
+-- 利用目的: why a provider receives the customer ID; its registration for
+-- the provider API (the record's `api`), with its client ID unique.
+ALTER TABLE providers ADD COLUMN purpose text,
+    ADD COLUMN api jsonb,
+    ADD COLUMN client_id text COLLATE "C" UNIQUE
+        CHECK (client_id IS NOT DISTINCT FROM api->>'client_id');
+
+-- The `jti` of every client assertion accepted, kept until it expires: a
+-- replay is refused by the primary key, across every process.
+CREATE TABLE assertion_ids (
+    client_id text COLLATE "C" NOT NULL,
+    jti text COLLATE "C" NOT NULL,
+    expires_at bigint NOT NULL,
+    PRIMARY KEY (client_id, jti)
+);
+CREATE INDEX assertion_ids_by_expiry ON assertion_ids (expires_at);
 
 -- Which line the network gave an IPv6 prefix, from when until when. An
 -- assignment is known by its prefix and start; `network` is the prefix's

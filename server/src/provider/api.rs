@@ -1,0 +1,319 @@
+//! The provider API's routes under `/provider/v1` (SPEC §8): the token
+//! endpoint and the lookup. Server to server: no cookies, no CSRF check,
+//! JSON answers in the shapes of RFC 6749 and RFC 6750.
+
+use std::net::Ipv6Addr;
+use std::num::NonZeroU32;
+use std::time::Duration;
+
+use axum::Json;
+use axum::extract::{FromRequestParts, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use governor::clock::{Clock, DefaultClock};
+use serde::{Deserialize, Serialize};
+use shared::api::DisclosureReason;
+use shared::domain::{CustomerId, ProviderCode, Setting, Timestamp};
+
+use super::auth::{
+    AccessClaims, Clients, InvalidToken, OAuthError, RegisteredClient, TokenKey, jwks_fingerprint,
+    verify_access_token,
+};
+use crate::state::{AppState, now};
+use crate::store::{DisclosureRecord, LookupRecord, Store, StoreError};
+
+/// The token endpoint's path under the public URL (its `aud`).
+pub const TOKEN_PATH: &str = "/provider/v1/token";
+
+/// How far back a lookup's `at` may be.
+const AT_MOST_AGO_SECS: i64 = 24 * 3600;
+/// How far ahead a lookup's `at` may be.
+const AT_MOST_AHEAD_SECS: i64 = 60;
+
+/// Requests per provider, in this process (`--provider-rate`, `--provider-burst`).
+pub type ProviderLimits = governor::DefaultKeyedRateLimiter<ProviderCode>;
+
+/// The limits of `rate` requests per second with bursts of `burst`.
+pub fn provider_limits(rate: u32, burst: u32) -> ProviderLimits {
+    let rate = NonZeroU32::new(rate).unwrap_or(NonZeroU32::MIN);
+    let burst = NonZeroU32::new(burst).unwrap_or(rate);
+    governor::RateLimiter::keyed(governor::Quota::per_second(rate).allow_burst(burst))
+}
+
+/// Every `/provider/v1` route, with a JSON 404 for the rest.
+pub fn router() -> axum::Router<AppState> {
+    axum::Router::new()
+        .route("/token", axum::routing::post(issue_token))
+        .route(
+            "/line-info/retrieve",
+            axum::routing::post(retrieve_line_info),
+        )
+        .fallback(|| async { not_found() })
+}
+
+fn not_found() -> Response {
+    (
+        StatusCode::NOT_FOUND,
+        Json(serde_json::json!({"error": "not_found"})),
+    )
+        .into_response()
+}
+
+/// The registered clients, from the store's catalogue (version-checked at
+/// every call, so a key set replaced by an import in any process counts at
+/// once), and the assertion IDs, in the store.
+struct StoreClients<'a>(&'a Store);
+
+#[async_trait::async_trait]
+impl Clients for StoreClients<'_> {
+    async fn client(&self, client_id: &str) -> Result<Option<RegisteredClient>, StoreError> {
+        let catalogue = self.0.catalogue().await?;
+        Ok(catalogue.iter().find_map(|(code, provider)| {
+            let api = provider.api.as_ref()?;
+            (api.client_id == client_id).then(|| RegisteredClient {
+                provider: code.clone(),
+                jwks: api.jwks.clone(),
+            })
+        }))
+    }
+
+    async fn first_use(
+        &self,
+        client_id: &str,
+        jti: &str,
+        expires: Timestamp,
+    ) -> Result<bool, StoreError> {
+        self.0.first_use_of_assertion(client_id, jti, expires).await
+    }
+}
+
+/// The access tokens' key: read from the store once per process.
+async fn token_key(state: &AppState) -> Result<&TokenKey, StoreError> {
+    state
+        .token_key
+        .get_or_try_init(|| async { state.store.token_key().await.map(TokenKey::from_bytes) })
+        .await
+}
+
+/// `POST /provider/v1/token`: client credentials with a `private_key_jwt`
+/// assertion (RFC 7523), answered with a five-minute access token.
+async fn issue_token(State(state): State<AppState>, body: axum::body::Bytes) -> Response {
+    let form: Vec<(String, String)> = url::form_urlencoded::parse(&body).into_owned().collect();
+    let key = match token_key(&state).await {
+        Ok(key) => key,
+        Err(e) => return OAuthError::Store(e).into_response(),
+    };
+    match super::auth::grant(
+        &form,
+        &StoreClients(&state.store),
+        &state.token_audience,
+        key,
+        now(),
+    )
+    .await
+    {
+        Ok(token) => token.into_response(),
+        Err(e) => e.into_response(),
+    }
+}
+
+/// A provider authenticated by its access token, whose key set is still
+/// the one the token was issued under.
+pub struct Provider {
+    /// Its code.
+    pub code: ProviderCode,
+}
+
+impl FromRequestParts<AppState> for Provider {
+    type Rejection = LookupError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let token = parts
+            .headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| {
+                v.strip_prefix("Bearer ")
+                    .or_else(|| v.strip_prefix("bearer "))
+            })
+            .ok_or(LookupError::Token(InvalidToken::Malformed))?;
+        let key = token_key(state).await?;
+        let claims = verify_access_token(key, token.trim(), now()).map_err(LookupError::Token)?;
+        let provider = state.store.catalogue().await?;
+        let current = provider
+            .binary_search_by(|(code, _)| code.cmp(&claims.provider))
+            .ok()
+            .and_then(|i| provider[i].1.api.as_ref());
+        if !current.is_some_and(|api| still_registered(api, &claims)) {
+            return Err(LookupError::Token(InvalidToken::Signature));
+        }
+        if let Err(not_until) = state.provider_limits.check_key(&claims.provider) {
+            return Err(LookupError::TooMany(
+                not_until.wait_time_from(DefaultClock::default().now()),
+            ));
+        }
+        Ok(Self {
+            code: claims.provider,
+        })
+    }
+}
+
+/// Whether the token was issued to the client and key set registered now.
+fn still_registered(api: &crate::store::ProviderApi, claims: &AccessClaims) -> bool {
+    api.client_id == claims.client_id && jwks_fingerprint(&api.jwks) == claims.key_set
+}
+
+/// `POST /provider/v1/line-info/retrieve`'s body.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LookupRequest {
+    /// The address the connection came from.
+    pub ipv6_address: String,
+    /// The connection's time (RFC 3339), by default now.
+    pub at: Option<String>,
+}
+
+/// The answer: the customer ID only for a line set to 「通知する」 for this
+/// provider; one and the same `{"notify": false}` for every other case.
+#[derive(Debug, Serialize)]
+#[serde(untagged)]
+pub enum LookupAnswer {
+    /// 「通知する」: the customer ID, and the disclosure's ID.
+    Notify {
+        /// Always true.
+        notify: bool,
+        /// The line's customer ID.
+        customer_id: CustomerId,
+        /// The disclosure's ID, as logged.
+        disclosure_id: String,
+    },
+    /// Anything else.
+    No {
+        /// Always false.
+        notify: bool,
+    },
+}
+
+/// `POST /provider/v1/line-info/retrieve`: which line an address was
+/// (SPEC §8). The disclosure is recorded durably before the customer ID
+/// is answered.
+async fn retrieve_line_info(
+    State(state): State<AppState>,
+    provider: Provider,
+    body: axum::body::Bytes,
+) -> Result<Json<LookupAnswer>, LookupError> {
+    let request: LookupRequest = serde_json::from_slice(&body).map_err(|e| {
+        LookupError::Request(format!(
+            "the body must be {{\"ipv6_address\": \"…\", \"at\": \"<RFC 3339>\"}}: {e}"
+        ))
+    })?;
+    let address: Ipv6Addr = request
+        .ipv6_address
+        .trim()
+        .parse()
+        .map_err(|_| LookupError::Request("ipv6_address is not an IPv6 address".into()))?;
+    let answered = now();
+    let at = match &request.at {
+        None => answered,
+        Some(at) => rfc3339(at)?,
+    };
+    if at.unix() < answered.unix() - AT_MOST_AGO_SECS
+        || at.unix() > answered.unix() + AT_MOST_AHEAD_SECS
+    {
+        return Err(LookupError::Request(
+            "at must be within the last 24 hours and at most 60 seconds ahead".into(),
+        ));
+    }
+    let no = Json(LookupAnswer::No { notify: false });
+    let store = &state.store;
+    let Some(prefix) = store.prefix_at(address, at).await? else {
+        return Ok(no);
+    };
+    // The setting in force now: a revocation stops disclosure at once,
+    // also for earlier connections.
+    let line = store.line_settings(&prefix.customer_id).await?;
+    let notify = line
+        .settings
+        .iter()
+        .any(|(code, s)| *code == provider.code && s.setting == Setting::Notify);
+    if !notify {
+        return Ok(no);
+    }
+    let disclosure = DisclosureRecord {
+        id: uuid::Uuid::now_v7().to_string(),
+        at: answered,
+        customer_id: prefix.customer_id.clone(),
+        provider: provider.code.clone(),
+        reason: DisclosureReason::Lookup,
+        lookup: Some(LookupRecord {
+            prefix: prefix.prefix,
+            connected_at: at,
+        }),
+        application_id: None,
+    };
+    store.record_disclosure(&disclosure).await?;
+    tracing::info!(
+        disclosure = %disclosure.id,
+        provider = %provider.code,
+        "customer ID disclosed"
+    );
+    Ok(Json(LookupAnswer::Notify {
+        notify: true,
+        customer_id: prefix.customer_id,
+        disclosure_id: disclosure.id,
+    }))
+}
+
+fn rfc3339(value: &str) -> Result<Timestamp, LookupError> {
+    time::OffsetDateTime::parse(value, &time::format_description::well_known::Rfc3339)
+        .map(|t| Timestamp::from_unix(t.unix_timestamp()))
+        .map_err(|_| LookupError::Request("at is not an RFC 3339 time".into()))
+}
+
+/// Why a provider API request was refused.
+#[derive(Debug)]
+pub enum LookupError {
+    /// A malformed request: 400 `invalid_request`.
+    Request(String),
+    /// A missing, bad or expired token: 401.
+    Token(InvalidToken),
+    /// Beyond the provider's rate: 429 with `Retry-After`.
+    TooMany(Duration),
+    /// The store failed.
+    Store(StoreError),
+}
+
+impl From<StoreError> for LookupError {
+    fn from(e: StoreError) -> Self {
+        Self::Store(e)
+    }
+}
+
+impl IntoResponse for LookupError {
+    fn into_response(self) -> Response {
+        match self {
+            Self::Request(description) => OAuthError::InvalidRequest(description).into_response(),
+            Self::Token(e) => e.into_response(),
+            Self::TooMany(wait) => {
+                let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+                let mut response = (
+                    StatusCode::TOO_MANY_REQUESTS,
+                    Json(serde_json::json!({
+                        "error": "rate_limited",
+                        "error_description": "Too many requests; retry after the time in Retry-After.",
+                    })),
+                )
+                    .into_response();
+                response
+                    .headers_mut()
+                    .insert(header::RETRY_AFTER, HeaderValue::from(secs.max(1)));
+                response
+            }
+            Self::Store(e) => OAuthError::Store(e).into_response(),
+        }
+    }
+}
