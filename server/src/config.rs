@@ -188,6 +188,11 @@ pub struct ServeConfig {
     /// an address (a carrier-grade NAT).
     #[arg(long, env = "KAISEN_LOGINS_PER_ADDRESS", default_value_t = 120)]
     pub logins_per_address: usize,
+    /// Accept a login only from an address inside one of the line's
+    /// current IPv6 prefixes (SPEC §8), the client address as
+    /// `--trusted-proxy` says.
+    #[arg(long, env = "KAISEN_LINE_LOGIN_ONLY")]
+    pub line_login_only: bool,
     /// Provider API requests per second per provider (this process's);
     /// beyond it and its burst the answer is 429 with `Retry-After`.
     #[arg(long, env = "KAISEN_PROVIDER_RATE", default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..))]

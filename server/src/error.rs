@@ -35,6 +35,9 @@ pub enum ApiError {
     /// A state-changing request from another site.
     #[error("cross-site request")]
     CrossSite,
+    /// `--line-login-only`: the login came from outside the line's prefixes.
+    #[error("not from the line")]
+    NotFromLine,
     /// A POST whose body is not JSON.
     #[error("unsupported media type")]
     UnsupportedMediaType,
@@ -152,6 +155,10 @@ impl IntoResponse for ApiError {
                     ErrorKind::Forbidden,
                     "この操作は受け付けられません。サービス申込受付ページを開き直してください",
                 ),
+            ),
+            Self::NotFromLine => (
+                StatusCode::FORBIDDEN,
+                ErrorBody::new(ErrorKind::Forbidden, "ご契約の回線からアクセスしてください"),
             ),
             Self::UnsupportedMediaType => (
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,

@@ -25,6 +25,8 @@ pub enum SecurityEvent {
     Busy,
     /// A state-changing request from another origin: 403.
     CrossSiteRefused,
+    /// `--line-login-only`: a login from outside the line's prefixes: 403.
+    NotFromLine,
     /// A session was ended by 「ログアウト」.
     LoggedOut,
     /// A session was revoked because its browser logged in again.
@@ -42,6 +44,7 @@ impl SecurityEvent {
             Self::RateLimited => "rate_limited",
             Self::Busy => "busy",
             Self::CrossSiteRefused => "cross_site_refused",
+            Self::NotFromLine => "not_from_line",
             Self::LoggedOut => "logged_out",
             Self::SessionReplaced => "session_replaced",
         }

@@ -48,12 +48,31 @@ pub const ADDRESS_LIMIT: AddressLimit = AddressLimit {
     window_secs: 10 * 60,
 };
 
+/// Whether `client` is inside one of the line's prefixes now.
+async fn from_the_line(
+    store: &crate::store::Store,
+    line: &CustomerId,
+    client: std::net::IpAddr,
+) -> Result<bool, ApiError> {
+    let std::net::IpAddr::V6(address) = client else {
+        return Ok(false);
+    };
+    let at = now();
+    Ok(store
+        .line_prefixes(line)
+        .await?
+        .iter()
+        .any(|p| p.holds_at(at) && p.prefix.contains(&address)))
+}
+
 /// `POST /api/session`: checks the credentials and starts a session with a
 /// new random ID, revoking the session the browser held, if any. Wrong ID
 /// or key get one message that says neither. A locked ID, or an address
 /// with too many failures, is refused before any key is checked; failures
 /// are counted for unknown IDs too, so a lock says nothing about which IDs
-/// exist. Every login that is checked counts toward the per-line and
+/// exist. With `--line-login-only`, a login from outside the line's
+/// prefixes is refused before its key is checked. Every login that is
+/// checked counts toward the per-line and
 /// per-address login limits, and waits its turn for a hashing slot.
 pub async fn login(
     State(state): State<AppState>,
@@ -80,6 +99,12 @@ pub async fn login(
     };
     if let Some(until) = store.login_locked_until(&customer_id, now()).await? {
         return failed(ApiError::Locked(until), SecurityEvent::LoginWhileLocked).await;
+    }
+    // Before any key is checked: a login from elsewhere tells nothing of
+    // the key, and an unknown line has no prefix to be inside.
+    if state.config.line_login_only && !from_the_line(store, &customer_id, client).await? {
+        event(SecurityEvent::NotFromLine);
+        return Err(ApiError::NotFromLine);
     }
     let limits = &state.login_limits;
     if let Some(wait) = limits.login_wait(&customer_id, client, Instant::now()) {

@@ -226,6 +226,7 @@ pub fn test_config(db: &TestDatabase, site: &Path) -> ServeConfig {
         hash_queue: 64,
         logins_per_line: 10,
         logins_per_address: 120,
+        line_login_only: false,
         provider_rate: 100,
         provider_burst: 200,
         login_window: Duration::from_secs(60),

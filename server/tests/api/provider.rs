@@ -451,3 +451,37 @@ async fn the_demo_providers_keys_in_the_repository_get_tokens_and_find_the_demo_
         assert_eq!(answer["customer_id"], "CAF0000000001", "{answer}");
     }
 }
+
+/// A login of line A through the trusted proxy, for a client at `from`.
+async fn log_in_from(app: &TestApp, from: &str) -> (StatusCode, Value) {
+    let reply = reqwest::Client::new()
+        .post(app.url("/api/session"))
+        .header("origin", &app.address)
+        .header("x-forwarded-for", from)
+        .json(&json!({"customer_id": LINE_A, "access_key": crate::helpers::KEY_A}))
+        .send()
+        .await
+        .expect("answered");
+    let status = reply.status();
+    (status, reply.json().await.expect("JSON"))
+}
+
+#[tokio::test]
+async fn with_line_login_only_a_subscriber_logs_in_only_from_the_lines_prefix() {
+    let app = spawn_app_with(|c| {
+        c.line_login_only = true;
+        c.trusted_proxies = vec!["127.0.0.1".parse().expect("an address")];
+    })
+    .await;
+    registered(&app).await;
+    let (status, _) = log_in_from(&app, "2001:db8:a:12::34").await;
+    assert_eq!(status, StatusCode::OK, "from the line's /56");
+    for elsewhere in ["2001:db8:b::1", "2001:db8:ffff::1", "192.0.2.7"] {
+        let (status, body) = log_in_from(&app, elsewhere).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{elsewhere}");
+        assert_eq!(
+            body["message"], "ご契約の回線からアクセスしてください",
+            "{elsewhere}"
+        );
+    }
+}
