@@ -1,5 +1,5 @@
 //! Under load on loopback, on each engine: the S2 list and an S3 page,
-//! durable submissions at 16 and 64 clients, S2 reads while 50 clients
+//! provider lookups (each a durable disclosure), durable submissions at 16 and 64 clients, S2 reads while 50 clients
 //! flood the login; on PostgreSQL also two portals on one database, the
 //! clients split between them; and once, a bare axum handler returning the
 //! same JSON (the floor).
@@ -13,6 +13,7 @@ use std::time::Duration;
 use kaisen::store::Location;
 
 use crate::http::{self, Conn, Outcome, Plan};
+use crate::lookups;
 use crate::server::{self, Server, cpu_secs, spawn_self};
 use crate::stores::{Engine, Stores};
 use crate::table::{Column, Table, thousands};
@@ -35,11 +36,15 @@ const SUBMISSIONS: [(usize, usize); 3] = [(16, 1), (64, 1), (64, 2)];
 const LINES: usize = READERS + 16 + 64 + 64 + 1;
 /// `kaisen serve`'s flags: the bench's own logins (one per line, from the
 /// loopback) under the per-address login limit.
-const SERVE_FLAGS: [&str; 4] = [
+const SERVE_FLAGS: [&str; 8] = [
     "--trusted-proxy",
     "127.0.0.1",
     "--logins-per-address",
     "100000",
+    "--provider-rate",
+    "1000000",
+    "--provider-burst",
+    "1000000",
 ];
 
 const S2: &str = "/api/notifications";
@@ -63,6 +68,9 @@ pub async fn run(secs: u64, stores: &Stores, table: &mut Table) {
         &server::key_hash(),
     )
     .expect("import file written");
+    let registration = lookups::Registration::new();
+    let registration_file = dir.path().join("registration.json");
+    registration.write_import(&registration_file, READERS as u64, &server::key_hash());
 
     println!();
     println!("Server under load (loopback; the load generator shares the 2 cores)");
@@ -74,7 +82,8 @@ pub async fn run(secs: u64, stores: &Stores, table: &mut Table) {
     for &engine in stores.engines() {
         let db = stores.create(engine, dir.path(), "load");
         server::import(&file, &db);
-        let measured = measure(engine, &db, &site, time, stores, table).await;
+        server::import(&registration_file, &db);
+        let measured = measure(engine, &db, &site, time, stores, &registration, table).await;
         bodies.get_or_insert(measured);
         stores.remove(&db);
     }
@@ -91,6 +100,7 @@ async fn measure(
     site: &Path,
     time: Duration,
     stores: &Stores,
+    registration: &lookups::Registration,
     table: &mut Table,
 ) -> (Vec<u8>, Vec<u8>) {
     let server = Server::start(db, site, &SERVE_FLAGS).await;
@@ -133,6 +143,23 @@ async fn measure(
     put.rate(
         &format!("S3 page (GET {S3}), {READERS} clients"),
         "≥ 10,000/s, p99 ≤ 10 ms",
+        &outcome,
+        200,
+    );
+
+    // Provider lookups: each answer a disclosure recorded durably.
+    let token = registration.token(addr).await;
+    let warm = Plan {
+        time: WARM_UP,
+        ..reading
+    };
+    lookups::run(&[addr], warm, &token, READERS as u64).await;
+    let before = put.cpu.used();
+    let mut outcome = lookups::run(&[addr], reading, &token, READERS as u64).await;
+    outcome.charge(before, put.cpu.used());
+    put.rate(
+        &format!("provider lookups, {READERS} clients (each a durable disclosure)"),
+        "PostgreSQL ≥ 5,000/s, p99 ≤ 20 ms",
         &outcome,
         200,
     );

@@ -10,6 +10,7 @@
 mod http;
 mod load;
 mod logins;
+mod lookups;
 mod scale;
 mod server;
 mod stores;

@@ -38,14 +38,15 @@ fn retry_base_secs(base: Duration) -> i64 {
     i64::try_from(secs).unwrap_or(MAX_BACKOFF_SECS).max(1)
 }
 
-/// Delivers the mails due now; says when the next is due.
+/// Delivers up to [`PASS`] of the mails due now; says when the next pass
+/// runs.
 async fn pass(
     state: &AppState,
     mailer: &Mailer,
     sender: &lettre::message::Mailbox,
     contact: &[String],
     base: i64,
-) -> Result<Option<shared::domain::Timestamp>, crate::store::StoreError> {
+) -> Result<Next, crate::store::StoreError> {
     let (mailer, sender, contact) = (mailer.clone(), sender.clone(), contact.to_vec());
     let deliver = move |record: ApplicationRecord, mail: OutboxRecord| {
         let (mailer, sender, contact) = (mailer.clone(), sender.clone(), contact.clone());
@@ -75,13 +76,30 @@ async fn pass(
         };
         Box::pin(delivery) as futures_util::future::BoxFuture<'static, Delivery>
     };
-    state.store.deliver_due_mail(now(), &deliver).await?;
-    state.store.next_mail_due().await
+    let tried = state.store.deliver_due_mail(now(), PASS, &deliver).await?;
+    if tried >= PASS {
+        // More may be due: the next pass at once (after a look at `stop`).
+        return Ok(Next::AtOnce);
+    }
+    Ok(Next::Due(state.store.next_mail_due().await?))
 }
 
-/// Runs until `stop` turns true: deliver what is due, then sleep until the
-/// next mail is due or the worker completes more work. A pass that has
-/// begun is finished, and the outbox synced, before it stops.
+/// When the next pass runs.
+enum Next {
+    /// A full pass was delivered: more may be due.
+    AtOnce,
+    /// When the next mail is due, if any waits.
+    Due(Option<shared::domain::Timestamp>),
+}
+
+/// Mails a pass delivers at most: a stop waits for one pass, not for a
+/// whole backlog.
+const PASS: usize = 8;
+
+/// Runs until `stop` turns true: deliver what is due, a pass of at most
+/// [`PASS`] mails at a time, then sleep until the next mail is due or the
+/// worker completes more work. A pass that has begun is finished, and the
+/// outbox synced, before it stops.
 pub async fn run(state: AppState, mailer: Mailer, mut stop: tokio::sync::watch::Receiver<bool>) {
     while !*stop.borrow() {
         let mailer = mailer.clone();
@@ -90,11 +108,13 @@ pub async fn run(state: AppState, mailer: Mailer, mut stop: tokio::sync::watch::
         let base = retry_base_secs(state.config.mail_retry_base);
         let next = pass(&state, &mailer, &sender, &contact, base).await;
         let sleep = match next {
-            Ok(Some(due)) => {
+            // A full pass: the backlog goes on without a pause.
+            Ok(Next::AtOnce) => continue,
+            Ok(Next::Due(Some(due))) => {
                 Duration::from_secs(u64::try_from(due.unix() - now().unix()).unwrap_or(0))
                     .min(MAX_SLEEP)
             }
-            Ok(None) => MAX_SLEEP,
+            Ok(Next::Due(None)) => MAX_SLEEP,
             Err(e) => {
                 tracing::error!(error = %e, "mailer failed; retrying");
                 Duration::from_secs(1)

@@ -147,7 +147,7 @@ pub trait Engine: Send + Sync + 'static {
 
     // The outbox of completion mails.
 
-    /// Delivers the mails due at `now`, one at a time, each through
+    /// Delivers at most `limit` of the mails due at `now`, one at a time, each through
     /// `deliver`, and records how it went: a sent mail leaves the outbox
     /// and is recorded on its application, a failed one waits for its
     /// retry (never a mail recorded as sent). A mail being delivered is
@@ -156,6 +156,7 @@ pub trait Engine: Send + Sync + 'static {
     async fn deliver_due_mail(
         &self,
         now: Timestamp,
+        limit: usize,
         deliver: &Deliver,
     ) -> Result<usize, StoreError>;
     /// When the next mail is due, if any waits.

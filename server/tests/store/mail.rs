@@ -52,13 +52,16 @@ conformance!(
         };
         let failing = courier(tried.clone(), Delivery::Failed(retry.clone()));
         assert_eq!(
-            store.deliver_due_mail(done, &failing).await.expect("tried"),
+            store
+                .deliver_due_mail(done, usize::MAX, &failing)
+                .await
+                .expect("tried"),
             1
         );
         assert_eq!(store.outbox().await.expect("read"), [(id, retry.clone())]);
         assert_eq!(
             store
-                .deliver_due_mail(done.plus_secs(4), &failing)
+                .deliver_due_mail(done.plus_secs(4), usize::MAX, &failing)
                 .await
                 .expect("tried"),
             0
@@ -68,7 +71,7 @@ conformance!(
         let sending = courier(tried.clone(), Delivery::Sent(sent_at));
         assert_eq!(
             store
-                .deliver_due_mail(sent_at, &sending)
+                .deliver_due_mail(sent_at, usize::MAX, &sending)
                 .await
                 .expect("tried"),
             1
@@ -79,7 +82,7 @@ conformance!(
         assert_eq!(record.mail_sent_at, Some(sent_at));
         assert_eq!(
             store
-                .deliver_due_mail(sent_at.plus_secs(3600), &sending)
+                .deliver_due_mail(sent_at.plus_secs(3600), usize::MAX, &sending)
                 .await
                 .expect("tried"),
             0
@@ -107,7 +110,9 @@ conformance!(
                 let (s, tried) = (s.clone(), tried.clone());
                 tokio::spawn(async move {
                     let deliver = courier(tried, Delivery::Sent(at));
-                    s.deliver_due_mail(at, &deliver).await.expect("delivered")
+                    s.deliver_due_mail(at, usize::MAX, &deliver)
+                        .await
+                        .expect("delivered")
                 })
             })
             .collect();

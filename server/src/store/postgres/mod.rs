@@ -334,9 +334,10 @@ impl Engine for PgEngine {
     async fn deliver_due_mail(
         &self,
         now: Timestamp,
+        limit: usize,
         deliver: &Deliver,
     ) -> Result<usize, StoreError> {
-        self.deliver(now, deliver).await
+        self.deliver(now, limit, deliver).await
     }
 
     async fn next_mail_due(&self) -> Result<Option<Timestamp>, StoreError> {

@@ -23,10 +23,11 @@ impl PgEngine {
     pub(super) async fn deliver(
         &self,
         now: Timestamp,
+        limit: usize,
         deliver: &Deliver,
     ) -> Result<usize, StoreError> {
         let (mut tried, mut after) = (0, i64::MIN);
-        loop {
+        while tried < limit {
             let mut client = self.client().await?;
             let tx = client.transaction().await?;
             let Some(row) = tx
@@ -74,6 +75,7 @@ impl PgEngine {
             }
             tx.commit().await?;
         }
+        Ok(tried)
     }
 
     /// Every mail waiting, in application ID order.

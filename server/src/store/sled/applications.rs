@@ -346,7 +346,7 @@ mod tests {
             .expect("written");
 
         let outcome = store
-            .deliver_due_mail(new.received_at.plus_secs(3600), &|_, _| {
+            .deliver_due_mail(new.received_at.plus_secs(3600), usize::MAX, &|_, _| {
                 panic!("no mail is delivered for a missing application")
             })
             .await;

@@ -299,11 +299,12 @@ impl Engine for SledEngine {
     async fn deliver_due_mail(
         &self,
         now: Timestamp,
+        limit: usize,
         deliver: &Deliver,
     ) -> Result<usize, StoreError> {
         // One process owns the folder: one pass at a time claims its mails.
         let _claim = self.delivering.lock().await;
-        let due = self.due_mail(now)?;
+        let due = self.due_mail(now, limit)?;
         let tried = due.len();
         for (record, mail) in due {
             let id = record.id;

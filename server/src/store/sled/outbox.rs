@@ -15,9 +15,13 @@ impl SledEngine {
     pub(super) fn due_mail(
         &self,
         now: Timestamp,
+        limit: usize,
     ) -> Result<Vec<(ApplicationRecord, OutboxRecord)>, StoreError> {
         let mut due = Vec::new();
         for entry in self.outbox.iter() {
+            if due.len() >= limit {
+                break;
+            }
             let (key, value) = entry?;
             let mail: OutboxRecord = decode("outbox", &value)?;
             if mail.next_attempt_at > now {
