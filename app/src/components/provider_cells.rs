@@ -1,5 +1,6 @@
-//! The cells S2 and S3 share in a provider row: the selection checkbox and
-//! the setting, which reads 「変更中」 while a change is being worked.
+//! The cells the provider rows share: the selection checkbox and the
+//! setting, which reads 「変更中」 while a change is being worked (S2, S3),
+//! and the provider's 利用目的 (S2, S3, S4, S6).
 
 use leptos::prelude::*;
 
@@ -45,6 +46,25 @@ pub fn SettingCell(
                 view! { <span class="badge badge--pending">"変更中"</span> }.into_any()
             } else {
                 label.into_any()
+            }}
+        </td>
+    }
+}
+
+/// What a provider that stated no 利用目的 shows in its place, everywhere.
+pub const NO_PURPOSE: &str = "（未登録）";
+
+/// The 利用目的 cell; a provider without one shows [`NO_PURPOSE`], muted.
+#[component]
+pub fn PurposeCell(
+    /// 利用目的, if the provider stated one.
+    purpose: Option<String>,
+) -> impl IntoView {
+    view! {
+        <td role="cell" data-label="利用目的" class="purpose">
+            {match purpose {
+                Some(purpose) => purpose.into_any(),
+                None => view! { <span class="unregistered">{NO_PURPOSE}</span> }.into_any(),
             }}
         </td>
     }
