@@ -4,8 +4,6 @@
 //! screen.
 
 use leptos::prelude::*;
-use serde::de::DeserializeOwned;
-use serde::{Deserialize, Serialize};
 use shared::domain::{ProviderCode, Setting};
 use shared::draft::{ApplicationDraft, ProviderChoice};
 
@@ -24,22 +22,17 @@ pub struct Chosen {
     pub purpose: Option<String>,
 }
 
-/// The 利用目的 of one provider of the draft.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Purpose {
-    /// The provider's code.
-    pub code: ProviderCode,
-    /// 利用目的, if the provider stated one.
-    pub purpose: Option<String>,
-}
-
 /// Shared state, provided by `App`.
 #[derive(Clone, Copy)]
 pub struct Portal {
     /// The application being made.
     pub draft: RwSignal<ApplicationDraft>,
-    /// The 利用目的 of the draft's providers, as S2 or S3 showed them.
-    pub purposes: RwSignal<Vec<Purpose>>,
+    /// The 利用目的 of the draft's providers, as S2 or S3 showed them, one
+    /// provider a line: its code, then a tab and its purpose if it stated
+    /// one (codes are letters and digits; a purpose is one line without
+    /// control characters). Plain text, so that the client carries no
+    /// serde code for it.
+    purposes: RwSignal<String>,
     /// Providers ticked on S3, across its pages.
     pub selection: RwSignal<Vec<Chosen>>,
     /// A message the next screen shows once (e.g. why the subscriber was
@@ -51,32 +44,32 @@ fn session_storage() -> Option<web_sys::Storage> {
     window().session_storage().ok().flatten()
 }
 
-/// A signal restored from this tab's `sessionStorage` under `key`, and
-/// saved there on every change.
-fn stored<T>(key: &'static str) -> RwSignal<T>
-where
-    T: Default + Serialize + DeserializeOwned + Send + Sync + 'static,
-{
-    let saved = session_storage()
-        .and_then(|s| s.get_item(key).ok().flatten())
-        .and_then(|json| api::from_json(&json))
-        .unwrap_or_default();
-    let signal = RwSignal::new(saved);
-    Effect::new(move |_| {
-        let json = signal.with(|v| api::to_json(v).unwrap_or_default());
-        if let Some(storage) = session_storage() {
-            let _ = storage.set_item(key, &json);
-        }
-    });
-    signal
+/// This tab's `sessionStorage` item `key`.
+fn saved(key: &str) -> Option<String> {
+    session_storage().and_then(|s| s.get_item(key).ok().flatten())
+}
+
+/// Saves `value` as `key` in this tab's `sessionStorage`.
+fn save(key: &str, value: &str) {
+    if let Some(storage) = session_storage() {
+        let _ = storage.set_item(key, value);
+    }
 }
 
 impl Portal {
     /// Restores the draft of this tab, and saves it on every change.
     pub fn new() -> Self {
+        let draft = RwSignal::new(
+            saved(DRAFT_KEY)
+                .and_then(|json| api::from_json(&json))
+                .unwrap_or_default(),
+        );
+        let purposes = RwSignal::new(saved(PURPOSES_KEY).unwrap_or_default());
+        Effect::new(move |_| draft.with(|d| save(DRAFT_KEY, &api::to_json(d).unwrap_or_default())));
+        Effect::new(move |_| purposes.with(|p| save(PURPOSES_KEY, p)));
         Self {
-            draft: stored(DRAFT_KEY),
-            purposes: stored(PURPOSES_KEY),
+            draft,
+            purposes,
             selection: RwSignal::new(Vec::new()),
             flash: RwSignal::new(None),
         }
@@ -84,15 +77,16 @@ impl Portal {
 
     /// Starts a new flow that changes `chosen` to `setting`.
     pub fn start(&self, setting: Setting, chosen: Vec<Chosen>) {
-        self.purposes.set(
-            chosen
-                .iter()
-                .map(|c| Purpose {
-                    code: c.choice.code.clone(),
-                    purpose: c.purpose.clone(),
-                })
-                .collect(),
-        );
+        let mut purposes = String::new();
+        for c in &chosen {
+            purposes.push_str(c.choice.code.as_str());
+            if let Some(purpose) = &c.purpose {
+                purposes.push('\t');
+                purposes.push_str(purpose);
+            }
+            purposes.push('\n');
+        }
+        self.purposes.set(purposes);
         self.draft.set(ApplicationDraft::start(
             setting,
             chosen.into_iter().map(|c| c.choice).collect(),
@@ -101,17 +95,21 @@ impl Portal {
 
     /// The 利用目的 of the draft's provider `code` (untracked).
     pub fn purpose_of(&self, code: &ProviderCode) -> Option<String> {
-        self.purposes.with_untracked(|p| {
-            p.iter()
-                .find(|p| p.code == *code)
-                .and_then(|p| p.purpose.clone())
-        })
+        self.purposes
+            .with_untracked(|p| {
+                p.lines().find_map(|line| match line.split_once('\t') {
+                    Some((c, purpose)) if c == code.as_str() => Some(Some(purpose.to_owned())),
+                    None if line == code.as_str() => Some(None),
+                    _ => None,
+                })
+            })
+            .flatten()
     }
 
     /// Forgets everything (at logout, or when the session has ended).
     pub fn reset(&self) {
         self.draft.set(ApplicationDraft::default());
-        self.purposes.set(Vec::new());
+        self.purposes.set(String::new());
         self.selection.set(Vec::new());
     }
 

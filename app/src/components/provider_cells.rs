@@ -60,12 +60,10 @@ pub fn PurposeCell(
     /// 利用目的, if the provider stated one.
     purpose: Option<String>,
 ) -> impl IntoView {
+    let unregistered = purpose.is_none();
     view! {
-        <td role="cell" data-label="利用目的" class="purpose">
-            {match purpose {
-                Some(purpose) => purpose.into_any(),
-                None => view! { <span class="unregistered">{NO_PURPOSE}</span> }.into_any(),
-            }}
+        <td role="cell" data-label="利用目的" class:unregistered=unregistered>
+            {purpose.unwrap_or_else(|| NO_PURPOSE.to_owned())}
         </td>
     }
 }

@@ -75,7 +75,7 @@ pub fn NotificationDetail() -> impl IntoView {
             view! { <p class="empty">"「通知する」に設定している通知先はありません。"</p> }.into_any()
         }
         Some(Ok(rows)) => view! {
-            <table role="table" class="table table--select">
+            <table role="table" class="table table--select table--wide">
                 <caption>"「通知する」に設定している通知先"</caption>
                 <thead role="rowgroup">
                     <tr role="row">

@@ -77,7 +77,7 @@ fn DisclosureLine(
             <td role="cell" data-label="通知日時">{row.at.display_jst()}</td>
             <td role="cell" data-label="サービス名">{row.service_name}</td>
             <td role="cell" data-label="サービス提供者名">{row.provider_name}</td>
-            <td role="cell" data-label="接続元" class="prefix">{row.prefix.unwrap_or_else(|| "なし".to_owned())}</td>
+            <td role="cell" data-label="接続元">{row.prefix.unwrap_or_else(|| "なし".to_owned())}</td>
             <td role="cell" data-label="通知の理由">{row.reason.label()}</td>
         </tr>
     }
