@@ -14,8 +14,8 @@ use leptos::wasm_bindgen::{JsCast, JsValue};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use shared::api::{
-    Consent, ErrorBody, ErrorKind, FieldMessage, LineOverview, LoginRequest, NotificationRow,
-    ProviderPage, Receipt, SessionInfo, SubmitApplication, paths,
+    Consent, DisclosurePage, ErrorBody, ErrorKind, FieldMessage, LineOverview, LoginRequest,
+    NotificationRow, ProviderPage, Receipt, SessionInfo, SubmitApplication, paths,
 };
 use wasm_bindgen_futures::JsFuture;
 
@@ -184,6 +184,11 @@ pub fn notifications() -> Loader<Vec<NotificationRow>> {
 /// The pages of the providers that are 「通知しない」, following `page`.
 pub fn providers(page: Memo<u32>) -> Loader<ProviderPage> {
     Loader::new(move || format!("{}?page={}", paths::PROVIDERS, page.get()))
+}
+
+/// The pages of the line's disclosures, newest first, following `page`.
+pub fn disclosures(page: Memo<u32>) -> Loader<DisclosurePage> {
+    Loader::new(move || format!("{}?page={}", paths::DISCLOSURES, page.get()))
 }
 
 /// The consent document in force.

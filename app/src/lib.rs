@@ -1,4 +1,4 @@
-//! kaisen's browser client: every screen of SPEC §3 (S0–S8), rendered in
+//! kaisen's browser client: every screen of SPEC §3 (S0–S9), rendered in
 //! the browser with Leptos, talking to the server's JSON API.
 
 mod api;
@@ -14,7 +14,8 @@ use shared::domain::ApplicationId;
 
 use crate::pages::apply::{ApplicantStep, ApplyFlow, ConfirmStep, ConsentStep};
 use crate::pages::{
-    AddDestination, CompletionReceipt, History, Login, NotFound, NotificationDetail, Top,
+    AddDestination, CompletionReceipt, DisclosureHistory, History, Login, NotFound,
+    NotificationDetail, Top,
 };
 use crate::portal::Portal;
 
@@ -40,6 +41,8 @@ pub enum Page {
     Receipt(ApplicationId),
     /// S8 申込履歴
     History,
+    /// S9 通知履歴, on page N
+    Disclosures(u32),
 }
 
 impl Page {
@@ -56,6 +59,8 @@ impl Page {
             Self::Confirm => "/notification/apply/confirm".into(),
             Self::Receipt(id) => format!("/applications/{id}"),
             Self::History => "/applications".into(),
+            Self::Disclosures(1) => "/notification/history".into(),
+            Self::Disclosures(page) => format!("/notification/history?page={page}"),
         }
     }
 }
@@ -71,6 +76,7 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("/top") view=Top />
                 <Route path=path!("/notification") view=NotificationDetail />
                 <Route path=path!("/notification/add") view=AddDestination />
+                <Route path=path!("/notification/history") view=DisclosureHistory />
                 <ParentRoute path=path!("/notification/apply") view=ApplyFlow>
                     <Route path=path!("consent") view=ConsentStep />
                     <Route path=path!("applicant") view=ApplicantStep />

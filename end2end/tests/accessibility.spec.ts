@@ -29,6 +29,6 @@ test('S1, S2 (rows, error, pending), S4–S7 of flow A, S8 and S0 after logout h
   await walkFlowA(page, tourLines.accessibility.withProviders, check(page));
 });
 
-test('empty S2 and S8, S3 (page 1, error, page 2) and flow B have no axe violation and no small target', async ({ page }) => {
+test('empty S2, S9 and S8, S3 (page 1, error, page 2) and flow B have no axe violation and no small target', async ({ page }) => {
   await walkFlowB(page, tourLines.accessibility.empty, check(page));
 });

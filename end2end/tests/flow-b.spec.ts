@@ -94,17 +94,18 @@ test('providers ticked on two pages of S3 are set to 通知する after the work
     await expectScreen(page, heading.detail);
     await expect(providerRow(page, second)).toBeVisible({ timeout: 2_000 });
   }).toPass(workDone);
+  // Cells: 選択, サービス名, サービス提供者名, 利用目的, 通知設定, 設定日, 設定方法, 最終通知日時.
   for (const p of [first, second]) {
     const cells = providerRow(page, p).getByRole('cell');
     await expect(cells.nth(1)).toHaveText(p.serviceName);
-    await expect(cells.nth(3)).toHaveText('通知する');
-    await expect(cells.nth(4)).toHaveText(receivedOn);
-    await expect(cells.nth(5)).toHaveText('申込受付ページ');
+    await expect(cells.nth(4)).toHaveText('通知する');
+    await expect(cells.nth(5)).toHaveText(receivedOn);
+    await expect(cells.nth(6)).toHaveText('申込受付ページ');
   }
   // The initial settings are untouched.
   const initial = providerRow(page, provider('P0001')).getByRole('cell');
-  await expect(initial.nth(4)).toHaveText('2025/04/01');
-  await expect(initial.nth(5)).toHaveText('初期設定');
+  await expect(initial.nth(5)).toHaveText('2025/04/01');
+  await expect(initial.nth(6)).toHaveText('初期設定');
 });
 
 test('a line that notifies no provider says so on S2 and offers every provider on S3', async ({ page }) => {

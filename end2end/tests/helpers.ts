@@ -20,16 +20,26 @@ export interface Provider {
   code: string;
   serviceName: string;
   name: string;
+  /** 利用目的; P0003 and P0040 state none. */
+  purpose?: string;
+}
+
+/** What a provider that stated no 利用目的 shows in its place (S2, S3, S4, S6). */
+export const noPurpose = '（未登録）';
+
+/** The 利用目的 a provider's row shows. */
+export function purposeOf(p: Provider): string {
+  return p.purpose ?? noPurpose;
 }
 
 /**
- * Line number `n` (1–40): `CAF10000000nn`, key `E2e-Key-nn`. Lines 5 and
+ * Line number `n` (1–44): `CAF10000000nn`, key `E2e-Key-nn`. Lines 5 and
  * 31–33 notify no provider; every other line notifies P0001–P0003 (初期設定,
  * 2025/04/01). Each test has its own line:
  * flow-a 1, 2, 3, 23 · flow-b 4, 5, 6 · consent-refused 7, 8 ·
  * applicant-errors 9–12 · reload 13–16, 22 · print 17 · logout 18–20, 38, 40 ·
  * history 21 · accessibility 24, 31 · widths 25, 32 · keyboard 26, 27 ·
- * forms 28, 30 · readme-screenshots 29 · tls 39 · free 33.
+ * forms 28, 30 · readme-screenshots 29 · tls 39 · disclosures 41–44 · free 33.
  * session-timeout uses line 1 on its own server (servers.ts), the
  * kaisen.test and tls projects run flow-a and logout again on theirs, and
  * other-engines.sh uses lines 34–37 on another, each with its own database.
@@ -44,7 +54,7 @@ export function line(n: number): Line {
 export function provider(code: string): Provider {
   const entry = data.providers.find((p) => p.code === code);
   if (!entry) throw new Error(`the fixture file has no provider ${code}`);
-  return { code: entry.code, serviceName: entry.service_name, name: entry.name };
+  return { code: entry.code, serviceName: entry.service_name, name: entry.name, purpose: entry.purpose };
 }
 
 /** Every provider of the fixture file. */
@@ -61,6 +71,7 @@ export const heading = {
   complete: '回線情報通知 変更受付完了',
   top: 'ご利用サービス一覧',
   history: '申込履歴',
+  disclosures: '回線情報通知 通知履歴',
 } as const;
 
 /** Expects the screen with this heading. */
@@ -121,6 +132,12 @@ export function described(page: Page, term: string): Locator {
     .locator('dl > div')
     .filter({ has: page.getByRole('term').getByText(term, { exact: true }) })
     .getByRole('definition');
+}
+
+/** The number of pages of a PDF: its page objects (`/Type /Page`, not
+ * `/Type /Pages`). Chromium writes them uncompressed. */
+export function pdfPageCount(pdf: Buffer): number {
+  return pdf.toString('latin1').match(/\/Type\s*\/Page(?![a-zA-Z])/g)?.length ?? 0;
 }
 
 /** The applicant used when a test does not care. */

@@ -6,7 +6,7 @@
  */
 import type { Locator, Page } from '@playwright/test';
 import { expect, test } from './fixtures';
-import { applicant, described, heading, line, provider, type Line } from './helpers';
+import { applicant, described, expectLoaded, heading, line, provider, type Line } from './helpers';
 
 /** Whether the focused element shows a focus ring (an outline or a box shadow). */
 async function focusRingShown(page: Page): Promise<string | null> {
@@ -65,6 +65,8 @@ async function logInAndOpenDetail(page: Page, me: Line): Promise<void> {
 /** S4 → S5 → S6 → S7, by keyboard, with S5's error summary on the way. */
 async function agreeEnterAndSubmit(page: Page): Promise<string> {
   await expectStepFocused(page, heading.consent);
+  // Until the document is loaded 「同意する」 is disabled, and Tab passes it.
+  await expectLoaded(page);
   await moveFocusTo(page, button(page, '同意する'));
   await page.keyboard.press('Enter');
 

@@ -14,15 +14,10 @@ import {
   line,
   loginAs,
   openDetail,
+  pdfPageCount,
   provider,
   applyFlowA,
 } from './helpers';
-
-/** The number of pages of a PDF: its page objects (`/Type /Page`, not
- * `/Type /Pages`). Chromium writes them uncompressed. */
-function pdfPageCount(pdf: Buffer): number {
-  return pdf.toString('latin1').match(/\/Type\s*\/Page(?![a-zA-Z])/g)?.length ?? 0;
-}
 
 /** When the work is done: expected (受付済, 工事中), or done (完了). */
 const whenDone =

@@ -143,14 +143,19 @@ export async function walkFlowA(page: Page, me: Line, visit: Visit): Promise<voi
 }
 
 /**
- * S2 and S8 empty, S3 (page 1, with an error, a middle page), S4 → S7 of
- * flow B.
+ * S2, S9 and S8 empty, S3 (page 1, with an error, a middle page), S4 → S7
+ * of flow B.
  */
 export async function walkFlowB(page: Page, me: Line, visit: Visit): Promise<void> {
   await loginAs(page, me);
   await openDetail(page);
   await expect(page.getByText('「通知する」に設定している通知先はありません。')).toBeVisible();
   await visit('s2-empty');
+
+  await button(page, '通知履歴').click();
+  await expectScreen(page, heading.disclosures);
+  await expect(page.getByText('通知履歴はありません。')).toBeVisible();
+  await visit('s9-empty');
 
   await page.getByRole('link', { name: 'トップページへ' }).click();
   await button(page, '申込履歴').click();

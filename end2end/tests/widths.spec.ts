@@ -30,6 +30,6 @@ test('S1, S2 (rows, error, pending), S4–S7 of flow A, S8 and S0 after logout f
   await walkFlowA(page, tourLines.widths.withProviders, check(page, testInfo));
 });
 
-test('empty S2 and S8, S3 (page 1, error, page 2) and flow B fit every width', async ({ page }, testInfo) => {
+test('empty S2, S9 and S8, S3 (page 1, error, page 2) and flow B fit every width', async ({ page }, testInfo) => {
   await walkFlowB(page, tourLines.widths.empty, check(page, testInfo));
 });

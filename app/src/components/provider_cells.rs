@@ -1,5 +1,6 @@
-//! The cells S2 and S3 share in a provider row: the selection checkbox and
-//! the setting, which reads 「変更中」 while a change is being worked.
+//! The cells the provider rows share: the selection checkbox and the
+//! setting, which reads 「変更中」 while a change is being worked (S2, S3),
+//! and the provider's 利用目的 (S2, S3, S4, S6).
 
 use leptos::prelude::*;
 
@@ -46,6 +47,23 @@ pub fn SettingCell(
             } else {
                 label.into_any()
             }}
+        </td>
+    }
+}
+
+/// What a provider that stated no 利用目的 shows in its place, everywhere.
+pub const NO_PURPOSE: &str = "（未登録）";
+
+/// The 利用目的 cell; a provider without one shows [`NO_PURPOSE`], muted.
+#[component]
+pub fn PurposeCell(
+    /// 利用目的, if the provider stated one.
+    purpose: Option<String>,
+) -> impl IntoView {
+    let unregistered = purpose.is_none();
+    view! {
+        <td role="cell" data-label="利用目的" class:unregistered=unregistered>
+            {purpose.unwrap_or_else(|| NO_PURPOSE.to_owned())}
         </td>
     }
 }

@@ -1,21 +1,22 @@
-//! S3: the providers that are 「通知しない」 for this line, paged, to be
-//! set to 「通知する」 (flow B). The selection survives paging.
+//! S3: the providers that are 「通知しない」 for this line, paged, each with
+//! its 利用目的, to be set to 「通知する」 (flow B). The selection survives
+//! paging.
 
-use leptos::html::Div;
 use leptos::prelude::*;
 use leptos_router::NavigateOptions;
-use leptos_router::hooks::{use_navigate, use_query_map};
+use leptos_router::hooks::use_navigate;
 use shared::api::ProviderRow;
 use shared::domain::Setting;
-use shared::draft::{ApplicationDraft, ProviderChoice};
+use shared::draft::ProviderChoice;
 
 use super::{Loading, PageError};
 use crate::Page;
 use crate::api;
 use crate::components::{
-    ErrorSummary, SelectCell, SettingCell, Shell, SummaryItem, use_error_handler,
+    ErrorSummary, Pager, PagingStatus, PurposeCell, SelectCell, SettingCell, Shell, SummaryItem,
+    use_error_handler, use_paging,
 };
-use crate::portal::Portal;
+use crate::portal::{Chosen, Portal};
 
 /// S3 回線情報通知「通知」設定登録.
 #[component]
@@ -23,36 +24,10 @@ pub fn AddDestination() -> impl IntoView {
     let portal = expect_context::<Portal>();
     let on_error = use_error_handler();
     let navigate = use_navigate();
-    let query = use_query_map();
-    let page = Memo::new(move |_| {
-        query
-            .with(|q| q.get("page").and_then(|p| p.parse::<u32>().ok()))
-            .unwrap_or(1)
-            .max(1)
-    });
-    let providers = api::providers(page);
+    let paging = use_paging(Page::Add);
+    let providers = api::providers(paging.page);
     let errors = RwSignal::new(Vec::<SummaryItem>::new());
 
-    // After 「前のページ」 or 「次のページ」 the list is drawn anew (and the
-    // button pressed may be gone or disabled): the focus goes to the new
-    // page's status line, which a screen reader then reads out.
-    let paged = RwSignal::new(false);
-    let status = NodeRef::<Div>::new();
-    Effect::new(move |_| {
-        if let Some(el) = status.get()
-            && paged.get_untracked()
-        {
-            paged.set(false);
-            let _ = el.focus();
-        }
-    });
-    let go_to = {
-        let navigate = navigate.clone();
-        move |target: u32| {
-            paged.set(true);
-            navigate(&Page::Add(target).path(), NavigateOptions::default())
-        }
-    };
     let start_flow_b = {
         let navigate = navigate.clone();
         move |_| {
@@ -64,9 +39,7 @@ pub fn AddDestination() -> impl IntoView {
                 }]);
                 return;
             }
-            portal
-                .draft
-                .set(ApplicationDraft::start(Setting::Notify, chosen));
+            portal.start(Setting::Notify, chosen);
             navigate(&Page::Consent.path(), NavigateOptions::default());
         }
     };
@@ -77,12 +50,8 @@ pub fn AddDestination() -> impl IntoView {
         Some(Err(e)) => view! { <PageError message=on_error(e) /> }.into_any(),
         Some(Ok(list)) => {
             let (current, pages) = (list.page, list.pages);
-            let (prev, next) = (go_to.clone(), go_to.clone());
             view! {
-                <div class="paging-status" tabindex="-1" node_ref=status>
-                    <span>{format!("件数: {}件", list.total)}</span>
-                    <span>{format!("(ページ {current}/{pages} ページ)")}</span>
-                </div>
+                <PagingStatus paging total=list.total current pages />
                 {if list.items.is_empty() {
                     view! { <p class="empty">"追加できる通知先はありません。"</p> }.into_any()
                 } else {
@@ -94,6 +63,7 @@ pub fn AddDestination() -> impl IntoView {
                                     <th scope="col" role="columnheader">"選択"</th>
                                     <th scope="col" role="columnheader">"サービス名"</th>
                                     <th scope="col" role="columnheader">"サービス提供者名"</th>
+                                    <th scope="col" role="columnheader">"利用目的"</th>
                                     <th scope="col" role="columnheader">"通知設定"</th>
                                 </tr>
                             </thead>
@@ -104,14 +74,7 @@ pub fn AddDestination() -> impl IntoView {
                     }
                         .into_any()
                 }}
-                <nav class="pager" aria-label="ページ送り">
-                    <button type="button" class="button" disabled={current <= 1} on:click=move |_| prev(current - 1)>
-                        "前のページ"
-                    </button>
-                    <button type="button" class="button" disabled={current >= pages} on:click=move |_| next(current + 1)>
-                        "次のページ"
-                    </button>
-                </nav>
+                <Pager paging current pages />
             }
                 .into_any()
         }
@@ -151,22 +114,29 @@ fn ProviderLine(
     row: ProviderRow,
 ) -> impl IntoView {
     let portal = expect_context::<Portal>();
-    let choice = ProviderChoice {
-        code: row.code.clone(),
-        service_name: row.service_name.clone(),
-        provider_name: row.name.clone(),
+    let chosen = Chosen {
+        choice: ProviderChoice {
+            code: row.code.clone(),
+            service_name: row.service_name.clone(),
+            provider_name: row.name.clone(),
+        },
+        purpose: row.purpose.clone(),
     };
     let code = row.code.clone();
     let id = format!("add-{}", row.code);
     let is_checked = {
         let code = code.clone();
-        move || portal.selection.with(|s| s.iter().any(|c| c.code == code))
+        move || {
+            portal
+                .selection
+                .with(|s| s.iter().any(|c| c.choice.code == code))
+        }
     };
     let toggle = move |on: bool| {
         portal.selection.update(|s| {
-            s.retain(|c| c.code != code);
+            s.retain(|c| c.choice.code != code);
             if on {
-                s.push(choice.clone());
+                s.push(chosen.clone());
             }
         });
     };
@@ -177,6 +147,7 @@ fn ProviderLine(
             <td role="cell" data-label="サービス提供者名">
                 <label for=id>{row.name}</label>
             </td>
+            <PurposeCell purpose=row.purpose />
             <SettingCell pending=row.pending label=Setting::DoNotNotify.label() />
         </tr>
     }

@@ -1,19 +1,21 @@
-//! S2: the providers set to 「通知する」, and the start of both flows.
+//! S2: the providers set to 「通知する」, each with its 利用目的 and when it
+//! last received the customer ID; the start of both flows, and the way to
+//! the disclosure history (S9).
 
 use leptos::prelude::*;
 use leptos_router::NavigateOptions;
 use leptos_router::hooks::use_navigate;
 use shared::api::NotificationRow;
 use shared::domain::{ProviderCode, Setting};
-use shared::draft::{ApplicationDraft, ProviderChoice};
+use shared::draft::ProviderChoice;
 
 use super::{Loading, PageError};
 use crate::Page;
 use crate::api;
 use crate::components::{
-    ErrorSummary, SelectCell, SettingCell, Shell, SummaryItem, use_error_handler,
+    ErrorSummary, PurposeCell, SelectCell, SettingCell, Shell, SummaryItem, use_error_handler,
 };
-use crate::portal::Portal;
+use crate::portal::{Chosen, Portal};
 
 /// S2 回線情報通知 ご利用状況詳細.
 #[component]
@@ -32,13 +34,16 @@ pub fn NotificationDetail() -> impl IntoView {
             let Some(Ok(rows)) = rows.get_untracked() else {
                 return;
             };
-            let chosen: Vec<ProviderChoice> = checked.with_untracked(|c| {
+            let chosen: Vec<Chosen> = checked.with_untracked(|c| {
                 rows.iter()
                     .filter(|r| !r.pending && c.contains(&r.provider))
-                    .map(|r| ProviderChoice {
-                        code: r.provider.clone(),
-                        service_name: r.service_name.clone(),
-                        provider_name: r.provider_name.clone(),
+                    .map(|r| Chosen {
+                        choice: ProviderChoice {
+                            code: r.provider.clone(),
+                            service_name: r.service_name.clone(),
+                            provider_name: r.provider_name.clone(),
+                        },
+                        purpose: r.purpose.clone(),
                     })
                     .collect()
             });
@@ -49,16 +54,18 @@ pub fn NotificationDetail() -> impl IntoView {
                 }]);
                 return;
             }
-            portal
-                .draft
-                .set(ApplicationDraft::start(Setting::DoNotNotify, chosen));
+            portal.start(Setting::DoNotNotify, chosen);
             navigate(&Page::Consent.path(), NavigateOptions::default());
         }
     };
-    let add_destination = move |_| {
-        portal.selection.set(Vec::new());
-        navigate(&Page::Add(1).path(), NavigateOptions::default());
+    let add_destination = {
+        let navigate = navigate.clone();
+        move |_| {
+            portal.selection.set(Vec::new());
+            navigate(&Page::Add(1).path(), NavigateOptions::default());
+        }
     };
+    let disclosures = move |_| navigate(&Page::Disclosures(1).path(), NavigateOptions::default());
 
     let table = move || {
         match rows.get() {
@@ -68,16 +75,18 @@ pub fn NotificationDetail() -> impl IntoView {
             view! { <p class="empty">"「通知する」に設定している通知先はありません。"</p> }.into_any()
         }
         Some(Ok(rows)) => view! {
-            <table role="table" class="table table--select">
+            <table role="table" class="table table--select table--wide">
                 <caption>"「通知する」に設定している通知先"</caption>
                 <thead role="rowgroup">
                     <tr role="row">
                         <th scope="col" role="columnheader">"選択"</th>
                         <th scope="col" role="columnheader">"サービス名"</th>
                         <th scope="col" role="columnheader">"サービス提供者名"</th>
+                        <th scope="col" role="columnheader">"利用目的"</th>
                         <th scope="col" role="columnheader">"通知設定"</th>
                         <th scope="col" role="columnheader">"設定日"</th>
                         <th scope="col" role="columnheader">"設定方法"</th>
+                        <th scope="col" role="columnheader">"最終通知日時"</th>
                     </tr>
                 </thead>
                 <tbody role="rowgroup">{rows.into_iter().map(|row| view! { <NotificationLine row checked /> }).collect_view()}</tbody>
@@ -107,13 +116,17 @@ pub fn NotificationDetail() -> impl IntoView {
                 <button type="button" class="button" on:click=add_destination>
                     "通知先追加"
                 </button>
+                <button type="button" class="button" on:click=disclosures>
+                    "通知履歴"
+                </button>
             </div>
         </Shell>
     }
 }
 
 /// One provider row of S2; a provider with a change being worked shows
-/// 「変更中」 and cannot be selected.
+/// 「変更中」 and cannot be selected. 最終通知日時 reads 「なし」 if the
+/// provider never received the customer ID.
 #[component]
 fn NotificationLine(
     /// The provider's setting.
@@ -142,9 +155,13 @@ fn NotificationLine(
             <td role="cell" data-label="サービス提供者名">
                 <label for=id>{row.provider_name}</label>
             </td>
+            <PurposeCell purpose=row.purpose />
             <SettingCell pending=row.pending label=row.setting.label() />
             <td role="cell" data-label="設定日">{row.set_on.display_jp()}</td>
             <td role="cell" data-label="設定方法">{row.method.as_str().to_owned()}</td>
+            <td role="cell" data-label="最終通知日時">
+                {row.last_disclosed_at.map_or_else(|| "なし".to_owned(), |at| at.display_jst())}
+            </td>
         </tr>
     }
 }

@@ -3,6 +3,7 @@
 pub mod apply;
 mod destination;
 mod detail;
+mod disclosures;
 mod history;
 mod login;
 mod not_found;
@@ -11,6 +12,7 @@ mod top;
 
 pub use destination::AddDestination;
 pub use detail::NotificationDetail;
+pub use disclosures::DisclosureHistory;
 pub use history::History;
 pub use login::Login;
 pub use not_found::NotFound;

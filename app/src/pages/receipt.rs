@@ -8,7 +8,7 @@ use shared::domain::Applicant;
 
 use super::{Loading, PageError};
 use crate::api;
-use crate::components::{Shell, use_error_handler};
+use crate::components::{PurposeCell, Shell, use_error_handler};
 
 /// S7 回線情報通知 変更受付完了.
 #[component]
@@ -91,18 +91,26 @@ fn ReceiptBody(
     }
 }
 
-/// The changes of an application (S6 and S7): サービス名, サービス提供者名, 変更後.
+/// The changes of an application (S6 and S7): サービス名, サービス提供者名,
+/// (on S6) 利用目的, 変更後.
 #[component]
 pub fn ChangesTable(
     /// The changes.
     changes: Vec<ChangeRow>,
+    /// S6: each change's 利用目的, in the order of `changes`. The stored
+    /// application (S7) does not record it.
+    #[prop(optional)]
+    purposes: Option<Vec<Option<String>>>,
 ) -> impl IntoView {
+    let with_purpose = purposes.is_some();
+    let mut purposes = purposes.unwrap_or_default().into_iter();
     view! {
         <table role="table" class="table">
             <thead role="rowgroup">
                 <tr role="row">
                     <th scope="col" role="columnheader">"サービス名"</th>
                     <th scope="col" role="columnheader">"サービス提供者名"</th>
+                    {with_purpose.then(|| view! { <th scope="col" role="columnheader">"利用目的"</th> })}
                     <th scope="col" role="columnheader">"変更後"</th>
                 </tr>
             </thead>
@@ -110,10 +118,13 @@ pub fn ChangesTable(
                 {changes
                     .into_iter()
                     .map(|c| {
+                        let purpose = with_purpose
+                            .then(|| view! { <PurposeCell purpose=purposes.next().flatten() /> });
                         view! {
                             <tr role="row">
                                 <td role="cell" data-label="サービス名">{c.service_name}</td>
                                 <td role="cell" data-label="サービス提供者名">{c.provider_name}</td>
+                                {purpose}
                                 <td role="cell" data-label="変更後">{c.setting.label()}</td>
                             </tr>
                         }

@@ -86,6 +86,10 @@ pub fn ConfirmStep() -> impl IntoView {
             setting: draft.setting,
         })
         .collect();
+    let purposes = changes
+        .iter()
+        .map(|c| portal.purpose_of(&c.provider))
+        .collect();
 
     view! {
         <Shell
@@ -97,7 +101,7 @@ pub fn ConfirmStep() -> impl IntoView {
             <ErrorSummary items=errors />
             <p class="lead">"以下の内容でお申し込みます。よろしければ「変更」を押してください。"</p>
             <h2>"変更内容"</h2>
-            <ChangesTable changes />
+            <ChangesTable changes purposes />
             {flow_b
                 .then(|| {
                     view! {

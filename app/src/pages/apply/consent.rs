@@ -1,14 +1,17 @@
-//! S4: the consent document.
+//! S4: the consent document, below the providers being changed and each
+//! one's 利用目的, so that the subscriber sees why each receives the
+//! customer ID before agreeing.
 
 use leptos::prelude::*;
 use leptos_router::NavigateOptions;
 use leptos_router::hooks::use_navigate;
+use shared::domain::Setting;
 use shared::draft::{ConsentChoice, Step};
 
 use super::use_step_guard;
 use crate::Page;
 use crate::api;
-use crate::components::{Shell, use_error_handler};
+use crate::components::{PurposeCell, Shell, use_error_handler};
 use crate::pages::{Loading, PageError};
 use crate::portal::Portal;
 
@@ -22,6 +25,25 @@ pub fn ConsentStep() -> impl IntoView {
     let on_error = use_error_handler();
     let navigate = use_navigate();
     let consent = api::consent();
+    let draft = portal.draft.get_untracked();
+    let caption = match draft.setting {
+        Setting::Notify => "お客さまIDを通知するサービス提供者と利用目的",
+        Setting::DoNotNotify => "お客さまIDの通知をやめるサービス提供者と利用目的",
+    };
+    let providers = draft
+        .providers
+        .into_iter()
+        .map(|p| {
+            let purpose = portal.purpose_of(&p.code);
+            view! {
+                <tr role="row">
+                    <td role="cell" data-label="サービス名">{p.service_name}</td>
+                    <td role="cell" data-label="サービス提供者名">{p.provider_name}</td>
+                    <PurposeCell purpose />
+                </tr>
+            }
+        })
+        .collect_view();
 
     let agree = {
         let navigate = navigate.clone();
@@ -61,6 +83,17 @@ pub fn ConsentStep() -> impl IntoView {
     view! {
         <Shell heading="「回線情報通知」の利用にあたっての同意書" logged_in=true top_link=true>
             <p class="lead">"以下の内容をお読みいただき、同意いただける場合は「同意する」を押してください。"</p>
+            <table role="table" class="table">
+                <caption>{caption}</caption>
+                <thead role="rowgroup">
+                    <tr role="row">
+                        <th scope="col" role="columnheader">"サービス名"</th>
+                        <th scope="col" role="columnheader">"サービス提供者名"</th>
+                        <th scope="col" role="columnheader">"利用目的"</th>
+                    </tr>
+                </thead>
+                <tbody role="rowgroup">{providers}</tbody>
+            </table>
             {document}
             <div class="actions">
                 <button
