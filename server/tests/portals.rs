@@ -34,6 +34,12 @@ use serde_json::{Value, json};
 use server::ServerProcess;
 use shared::domain::{ApplicationId, ApplicationState};
 
+/// Held by each test for its whole run: each starts two portals and
+/// clusters and loads both cores, and a test's failures are read as the
+/// portals', not as the neighbour's load (a two-portal run once lost its
+/// connections while the failover test ran beside it).
+static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 /// Lines in play: each with one client on each portal (64 clients).
 const PAIRS: usize = 32;
 /// Rounds each pair plays.
@@ -50,9 +56,13 @@ struct Client {
 
 impl Client {
     async fn log_in(base: &str, line: usize) -> Self {
+        // Idle connections are dropped before the portal's header-read
+        // timeout (10 s) would close them under a request in flight: the
+        // 64 logins take longer than that on a loaded machine.
         let http = reqwest::Client::builder()
             .cookie_store(true)
             .timeout(Duration::from_secs(30))
+            .pool_idle_timeout(Duration::from_secs(5))
             .build()
             .expect("a client");
         let client = Self {
@@ -170,6 +180,7 @@ fn logged(logs: &[String], needle: &str) -> BTreeMap<String, usize> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_portals_on_one_database_keep_every_promise_across_them() {
+    let _alone = ONE_AT_A_TIME.lock().await;
     let cluster = tokio::task::spawn_blocking(|| {
         testkit::Cluster::start(testkit::Options::default()).expect("a private cluster")
     })
@@ -508,6 +519,7 @@ impl Client {
 /// acknowledged before the kill (and after) is there.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn after_the_primary_dies_and_the_standby_is_promoted_every_acknowledged_receipt_is_there() {
+    let _alone = ONE_AT_A_TIME.lock().await;
     let (primary, standby) = tokio::task::spawn_blocking(|| {
         let sync = testkit::Options {
             fsync: true,
