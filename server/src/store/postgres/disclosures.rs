@@ -1,5 +1,6 @@
 //! The disclosure log (SPEC §8): `disclosures`, and each line's newest
-//! time per provider in `last_disclosures`, written in one transaction.
+//! time per provider in `settings.last_disclosed_at`, written in one
+//! transaction.
 
 use shared::domain::CustomerId;
 
@@ -22,9 +23,9 @@ pub(super) async fn write_disclosure(
              VALUES ($1, $2, $3, $4, $5)"
         ),
         tx.prepare_cached(
-            "INSERT INTO last_disclosures AS l (customer_id, provider, at) VALUES ($1, $2, $3) \
-             ON CONFLICT (customer_id, provider) DO UPDATE SET at = EXCLUDED.at \
-             WHERE l.at < EXCLUDED.at"
+            "UPDATE settings SET last_disclosed_at = $3 \
+             WHERE customer_id = $1 AND provider = $2 \
+             AND (last_disclosed_at IS NULL OR last_disclosed_at < $3)"
         ),
     )?;
     // Pipelined: both sent at once, answered in one round trip.

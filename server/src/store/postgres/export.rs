@@ -18,7 +18,7 @@ use crate::store::export::{
 use crate::store::{Audit, LineRecord, OutboxRecord, StoreError, rules};
 
 /// Every table the restore writes, emptied by `clear` (children first).
-const TABLES: &str = "last_disclosures, disclosures, outbox, work, pending, applications, \
+const TABLES: &str = "disclosures, outbox, work, pending, applications, \
                       day_sequences, prefixes, settings, lines, providers, meta";
 
 impl PgEngine {

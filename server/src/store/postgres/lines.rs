@@ -70,28 +70,40 @@ impl PgEngine {
         let statement = client
             .prepare_cached(
                 "SELECT c.version, s.providers, s.settings, s.set_ons, s.methods, \
-                        p.providers, p.applications, d.providers, d.ats \
+                        p.providers, p.applications, s.lasts \
                  FROM catalogue c, \
                  LATERAL (SELECT array_agg(provider ORDER BY provider) AS providers, \
                                  array_agg(setting ORDER BY provider) AS settings, \
                                  array_agg(set_on ORDER BY provider) AS set_ons, \
-                                 array_agg(method ORDER BY provider) AS methods \
+                                 array_agg(method ORDER BY provider) AS methods, \
+                                 array_agg(last_disclosed_at ORDER BY provider) AS lasts \
                           FROM settings WHERE customer_id = $1) s, \
                  LATERAL (SELECT array_agg(provider ORDER BY provider) AS providers, \
                                  array_agg(application_id ORDER BY provider) AS applications \
-                          FROM pending WHERE customer_id = $1) p, \
-                 LATERAL (SELECT array_agg(provider ORDER BY provider) AS providers, \
-                                 array_agg(at ORDER BY provider) AS ats \
-                          FROM last_disclosures WHERE customer_id = $1) d",
+                          FROM pending WHERE customer_id = $1) p",
             )
             .await?;
         let row = client.query_one(&statement, &[&id.as_str()]).await?;
         // `array_agg` of no rows is NULL.
         let texts = |i| row.get::<_, Option<Vec<String>>>(i).unwrap_or_default();
         let (providers, settings, set_ons, methods) = (texts(1), texts(2), texts(3), texts(4));
-        if [settings.len(), set_ons.len(), methods.len()] != [providers.len(); 3] {
+        let lasts = row
+            .get::<_, Option<Vec<Option<i64>>>>(7)
+            .unwrap_or_default();
+        if [settings.len(), set_ons.len(), methods.len(), lasts.len()] != [providers.len(); 4] {
             return Err(corrupt("settings", "columns of different lengths"));
         }
+        let last_disclosed = providers
+            .iter()
+            .zip(lasts)
+            .filter_map(|(provider, at)| Some((provider, at?)))
+            .map(|(provider, at)| {
+                Ok((
+                    from_text("settings", provider.clone())?,
+                    Timestamp::from_unix(at),
+                ))
+            })
+            .collect::<Result<_, StoreError>>()?;
         let settings = providers
             .into_iter()
             .zip(settings)
@@ -119,21 +131,6 @@ impl PgEngine {
                 Ok((
                     from_text("pending", provider)?,
                     application_id("pending", application)?,
-                ))
-            })
-            .collect::<Result<_, StoreError>>()?;
-        let disclosed_to = texts(7);
-        let ats = row.get::<_, Option<Vec<i64>>>(8).unwrap_or_default();
-        if ats.len() != disclosed_to.len() {
-            return Err(corrupt("last_disclosures", "columns of different lengths"));
-        }
-        let last_disclosed = disclosed_to
-            .into_iter()
-            .zip(ats)
-            .map(|(provider, at)| {
-                Ok((
-                    from_text("last_disclosures", provider)?,
-                    Timestamp::from_unix(at),
                 ))
             })
             .collect::<Result<_, StoreError>>()?;

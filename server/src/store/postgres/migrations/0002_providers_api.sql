@@ -42,11 +42,8 @@ CREATE TABLE disclosures (
 );
 CREATE INDEX disclosures_by_line ON disclosures (customer_id, at, id);
 
--- When a line's customer ID was last given to each provider (S2's
--- 最終通知日時), moved on in the disclosure's transaction.
-CREATE TABLE last_disclosures (
-    customer_id text COLLATE "C" NOT NULL,
-    provider text COLLATE "C" NOT NULL,
-    at bigint NOT NULL,
-    PRIMARY KEY (customer_id, provider)
-);
+-- When a line's customer ID was last given to the setting's provider (S2's
+-- 最終通知日時), moved on in the disclosure's transaction: S2 reads it with
+-- the settings, no join. (A disclosure is only ever made to a provider set
+-- to 「通知する」, which has a settings row.)
+ALTER TABLE settings ADD COLUMN last_disclosed_at bigint;
