@@ -18,6 +18,7 @@ pub mod mail;
 pub mod operator;
 pub mod password;
 pub mod provider;
+pub mod rfc3339;
 pub mod routes;
 pub mod security;
 pub mod startup;

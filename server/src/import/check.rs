@@ -10,6 +10,7 @@ use shared::domain::{AccessKey, CustomerId, Date, ProviderCode, SettingMethod, T
 use super::Io;
 use super::{ApiEntry, ConsentEntry, ImportError, LineEntry, PrefixEntry, ProviderEntry, invalid};
 use crate::password;
+use crate::rfc3339::jst;
 use crate::store::{
     ConsentRecord, PREFIX_LENGTHS, PrefixRecord, ProviderApi, ProviderRecord, SettingRecord,
 };
@@ -49,6 +50,8 @@ pub fn providers(
 ) -> Result<Vec<(ProviderCode, ProviderRecord)>, ImportError> {
     let mut checked = Vec::with_capacity(list.len());
     let mut codes = HashSet::with_capacity(list.len());
+    // Each API client ID, and the provider that gave it first.
+    let mut client_ids: HashMap<String, usize> = HashMap::new();
     for (i, p) in list.iter().enumerate() {
         let at = format!("providers[{i}]");
         let code = ProviderCode::parse(&p.code).map_err(|e| invalid(format!("{at}.code"), e))?;
@@ -73,11 +76,7 @@ pub fn providers(
                 .transpose()?,
         };
         if let Some(api) = &record.api
-            && let Some(j) = checked
-                .iter()
-                .position(|(_, r): &(ProviderCode, ProviderRecord)| {
-                    r.api.as_ref().is_some_and(|a| a.client_id == api.client_id)
-                })
+            && let Some(j) = client_ids.insert(api.client_id.clone(), i)
         {
             return Err(invalid(
                 format!("{at}.api.client_id"),
@@ -409,22 +408,9 @@ pub fn prefix(i: usize, p: &PrefixEntry) -> Result<PrefixRecord, ImportError> {
 
 /// An RFC 3339 time with its offset, to the second.
 fn rfc3339(value: &str) -> Result<Timestamp, String> {
-    time::OffsetDateTime::parse(value, &time::format_description::well_known::Rfc3339)
-        .map(|t| Timestamp::from_unix(t.unix_timestamp()))
-        .map_err(|_| format!("{value:?} is not an RFC 3339 time such as 2026-11-01T00:00:00+09:00"))
-}
-
-/// A time as RFC 3339 in Japan, for messages.
-pub fn jst(at: Timestamp) -> String {
-    let offset = time::UtcOffset::from_hms(9, 0, 0).expect("+09:00 is an offset");
-    time::OffsetDateTime::from_unix_timestamp(at.unix())
-        .map(|t| t.to_offset(offset))
-        .ok()
-        .and_then(|t| {
-            t.format(&time::format_description::well_known::Rfc3339)
-                .ok()
-        })
-        .unwrap_or_else(|| at.unix().to_string())
+    crate::rfc3339::parse(value).ok_or_else(|| {
+        format!("{value:?} is not an RFC 3339 time such as 2026-11-01T00:00:00+09:00")
+    })
 }
 
 /// Where an assignment in the overlap check comes from.

@@ -126,7 +126,7 @@ pub struct Provider {
 }
 
 impl FromRequestParts<AppState> for Provider {
-    type Rejection = LookupError;
+    type Rejection = ProviderApiError;
 
     async fn from_request_parts(
         parts: &mut Parts,
@@ -140,19 +140,18 @@ impl FromRequestParts<AppState> for Provider {
                 v.strip_prefix("Bearer ")
                     .or_else(|| v.strip_prefix("bearer "))
             })
-            .ok_or(LookupError::Token(InvalidToken::Malformed))?;
+            .ok_or(ProviderApiError::Token(InvalidToken::Malformed))?;
         let key = token_key(state).await?;
-        let claims = verify_access_token(key, token.trim(), now()).map_err(LookupError::Token)?;
-        let provider = state.store.catalogue().await?;
-        let current = provider
-            .binary_search_by(|(code, _)| code.cmp(&claims.provider))
-            .ok()
-            .and_then(|i| provider[i].1.api.as_ref());
+        let claims =
+            verify_access_token(key, token.trim(), now()).map_err(ProviderApiError::Token)?;
+        let catalogue = state.store.catalogue().await?;
+        let current = crate::store::provider_in(&catalogue, &claims.provider)
+            .and_then(|provider| provider.api.as_ref());
         if !current.is_some_and(|api| still_registered(api, &claims)) {
-            return Err(LookupError::Token(InvalidToken::Signature));
+            return Err(ProviderApiError::Token(InvalidToken::Signature));
         }
         if let Err(not_until) = state.provider_limits.check_key(&claims.provider) {
-            return Err(LookupError::TooMany(
+            return Err(ProviderApiError::TooMany(
                 not_until.wait_time_from(DefaultClock::default().now()),
             ));
         }
@@ -205,9 +204,9 @@ async fn retrieve_line_info(
     State(state): State<AppState>,
     provider: Provider,
     body: axum::body::Bytes,
-) -> Result<Json<LookupAnswer>, LookupError> {
+) -> Result<Json<LookupAnswer>, ProviderApiError> {
     let request: LookupRequest = serde_json::from_slice(&body).map_err(|e| {
-        LookupError::Request(format!(
+        ProviderApiError::Request(format!(
             "the body must be {{\"ipv6_address\": \"…\", \"at\": \"<RFC 3339>\"}}: {e}"
         ))
     })?;
@@ -215,7 +214,7 @@ async fn retrieve_line_info(
         .ipv6_address
         .trim()
         .parse()
-        .map_err(|_| LookupError::Request("ipv6_address is not an IPv6 address".into()))?;
+        .map_err(|_| ProviderApiError::Request("ipv6_address is not an IPv6 address".into()))?;
     let answered = now();
     let at = match &request.at {
         None => answered,
@@ -224,7 +223,7 @@ async fn retrieve_line_info(
     if at.unix() < answered.unix() - AT_MOST_AGO_SECS
         || at.unix() > answered.unix() + AT_MOST_AHEAD_SECS
     {
-        return Err(LookupError::Request(
+        return Err(ProviderApiError::Request(
             "at must be within the last 24 hours and at most 60 seconds ahead".into(),
         ));
     }
@@ -268,15 +267,15 @@ async fn retrieve_line_info(
     }))
 }
 
-fn rfc3339(value: &str) -> Result<Timestamp, LookupError> {
-    time::OffsetDateTime::parse(value, &time::format_description::well_known::Rfc3339)
-        .map(|t| Timestamp::from_unix(t.unix_timestamp()))
-        .map_err(|_| LookupError::Request("at is not an RFC 3339 time".into()))
+fn rfc3339(value: &str) -> Result<Timestamp, ProviderApiError> {
+    crate::rfc3339::parse(value)
+        .ok_or_else(|| ProviderApiError::Request("at is not an RFC 3339 time".into()))
 }
 
-/// Why a provider API request was refused.
+/// Why a provider API request (a lookup, or anything behind [`Provider`])
+/// was refused.
 #[derive(Debug)]
-pub enum LookupError {
+pub enum ProviderApiError {
     /// A malformed request: 400 `invalid_request`.
     Request(String),
     /// A missing, bad or expired token: 401.
@@ -287,13 +286,13 @@ pub enum LookupError {
     Store(StoreError),
 }
 
-impl From<StoreError> for LookupError {
+impl From<StoreError> for ProviderApiError {
     fn from(e: StoreError) -> Self {
         Self::Store(e)
     }
 }
 
-impl IntoResponse for LookupError {
+impl IntoResponse for ProviderApiError {
     fn into_response(self) -> Response {
         match self {
             Self::Request(description) => OAuthError::InvalidRequest(description).into_response(),

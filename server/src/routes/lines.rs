@@ -1,6 +1,7 @@
 //! The line's top page, its notification settings and its disclosures.
 
 use axum::Json;
+use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
 use shared::api::{DisclosurePage, DisclosureRow, LineOverview, NotificationRow, PageQuery};
 use shared::domain::ServiceStatus;
@@ -64,37 +65,39 @@ const DISCLOSURES_PER_PAGE: u64 = 20;
 pub async fn list_disclosures(
     State(state): State<AppState>,
     line: CurrentLine,
-    query: Result<Query<PageQuery>, axum::extract::rejection::QueryRejection>,
+    query: Result<Query<PageQuery>, QueryRejection>,
 ) -> Result<Json<DisclosurePage>, ApiError> {
-    let Ok(Query(query)) = query else {
-        return Err(ApiError::BadRequest(
-            "ページの指定が正しくありません".into(),
-        ));
-    };
+    let asked = super::page_asked(query)?;
     let store = &state.store;
     let id = &line.customer_id;
-    let total = store.line_disclosures(id, 0, 0).await?.total;
-    let (page, pages) = rules::page_of(
-        usize::try_from(total).unwrap_or(usize::MAX),
-        query.page.unwrap_or(1),
-        DISCLOSURES_PER_PAGE as usize,
-    );
-    let skip = (page as u64 - 1) * DISCLOSURES_PER_PAGE;
-    let (found, catalogue) = tokio::try_join!(
-        store.line_disclosures(id, skip, DISCLOSURES_PER_PAGE),
+    let per_page = DISCLOSURES_PER_PAGE as usize;
+    let skip = |page: usize| (page as u64 - 1) * DISCLOSURES_PER_PAGE;
+    let (mut found, catalogue) = tokio::try_join!(
+        store.line_disclosures(id, skip(asked.max(1) as usize), DISCLOSURES_PER_PAGE),
         store.catalogue()
     )?;
+    let (page, pages) = rules::page_of(
+        usize::try_from(found.total).unwrap_or(usize::MAX),
+        asked,
+        per_page,
+    );
+    // Past the last page: the last one, read again (the total came with
+    // the first read, so the common case is one read).
+    if skip(page) != skip(asked.max(1) as usize) {
+        found = store
+            .line_disclosures(id, skip(page), DISCLOSURES_PER_PAGE)
+            .await?;
+    }
     let items = found
         .items
         .into_iter()
         .map(|d| {
-            let provider = catalogue
-                .binary_search_by(|(code, _)| code.cmp(&d.provider))
-                .map(|i| &catalogue[i].1)
-                .map_err(|_| StoreError::Corrupt {
+            let provider = crate::store::provider_in(&catalogue, &d.provider).ok_or_else(|| {
+                StoreError::Corrupt {
                     what: "disclosures",
                     detail: format!("a disclosure to unknown provider {}", d.provider),
-                })?;
+                }
+            })?;
             Ok(DisclosureRow {
                 at: d.at,
                 service_name: provider.service_name.clone(),

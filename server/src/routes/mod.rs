@@ -13,6 +13,22 @@ use axum::routing::{get, post};
 use crate::error::ApiError;
 use crate::state::AppState;
 
+/// The page a paged list (S3, S9) asks for with `?page=N`, 1 when none is
+/// given; a query that is not a page number is refused.
+fn page_asked(
+    query: Result<
+        axum::extract::Query<shared::api::PageQuery>,
+        axum::extract::rejection::QueryRejection,
+    >,
+) -> Result<u32, ApiError> {
+    match query {
+        Ok(axum::extract::Query(query)) => Ok(query.page.unwrap_or(1)),
+        Err(_) => Err(ApiError::BadRequest(
+            "ページの指定が正しくありません".into(),
+        )),
+    }
+}
+
 /// Every `/api` route, with a JSON 404 for the rest.
 pub fn api() -> Router<AppState> {
     Router::new()

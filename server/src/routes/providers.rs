@@ -15,14 +15,9 @@ pub async fn list_providers(
     line: CurrentLine,
     query: Result<Query<PageQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<ProviderPage>, ApiError> {
-    let Ok(Query(query)) = query else {
-        return Err(ApiError::BadRequest(
-            "ページの指定が正しくありません".into(),
-        ));
-    };
     let offered = state
         .store
-        .offered_page(&line.customer_id, query.page.unwrap_or(1))
+        .offered_page(&line.customer_id, super::page_asked(query)?)
         .await?;
     Ok(Json(ProviderPage {
         total: offered.total,

@@ -157,7 +157,7 @@ impl ExportRecord {
                     "{:032x}{:02x}{:016x}",
                     u128::from(p.prefix.network()),
                     p.prefix.prefix_len(),
-                    p.from.unix() as u64 ^ (1 << 63)
+                    sortable(p.from)
                 ),
             ),
             Self::Sequence(s) => (6, s.day.to_string()),
@@ -168,12 +168,18 @@ impl ExportRecord {
                 format!(
                     "{}\0{:016x}{}",
                     d.customer_id.as_str(),
-                    d.at.unix() as u64 ^ (1 << 63),
+                    sortable(d.at),
                     d.id
                 ),
             ),
         }
     }
+}
+
+/// An instant as a number that sorts in time order (negatives first), as
+/// sled's keys order them.
+fn sortable(at: shared::domain::Timestamp) -> u64 {
+    at.unix() as u64 ^ (1 << 63)
 }
 
 /// Where an engine's export goes, one record at a time.

@@ -173,6 +173,17 @@ pub async fn migrate(location: &Location) -> Result<Option<(usize, i32)>, StoreE
 /// Every provider in code order: see [`Store::catalogue`].
 pub type Catalogue = Arc<[(ProviderCode, ProviderRecord)]>;
 
+/// The provider `code` in `catalogue` (which is in code order), if there.
+pub fn provider_in<'a>(
+    catalogue: &'a Catalogue,
+    code: &ProviderCode,
+) -> Option<&'a ProviderRecord> {
+    catalogue
+        .binary_search_by(|(c, _)| c.cmp(code))
+        .ok()
+        .map(|i| &catalogue[i].1)
+}
+
 /// The storage interface, over one engine. Cloning is cheap.
 #[derive(Clone)]
 pub struct Store {
@@ -276,13 +287,13 @@ impl Store {
             if setting.setting != Setting::Notify {
                 continue;
             }
-            let provider = catalogue
-                .binary_search_by(|(c, _)| c.cmp(code))
-                .map(|i| catalogue[i].1.clone())
-                .map_err(|_| StoreError::Corrupt {
-                    what: "settings",
-                    detail: format!("setting for unknown provider {code}"),
-                })?;
+            let provider =
+                provider_in(&catalogue, code)
+                    .cloned()
+                    .ok_or_else(|| StoreError::Corrupt {
+                        what: "settings",
+                        detail: format!("setting for unknown provider {code}"),
+                    })?;
             rows.push(Notified {
                 pending: line.is_pending(code),
                 last_disclosed_at: line.last_disclosed_to(code),

@@ -14,7 +14,7 @@ use crate::store::{DisclosurePage, DisclosureRecord, StoreError};
 /// The key of a disclosure.
 fn disclosure_key(d: &DisclosureRecord) -> Vec<u8> {
     let mut key = keys::line_prefix(&d.customer_id);
-    key.extend_from_slice(&keys::work_due_prefix(d.at));
+    key.extend_from_slice(&keys::instant(d.at));
     key.extend_from_slice(d.id.as_bytes());
     key
 }

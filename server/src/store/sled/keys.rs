@@ -55,7 +55,14 @@ pub fn work(due: Timestamp, app: ApplicationId) -> [u8; 16] {
 /// The first 8 bytes of a [`work`] key: every key due before `due` sorts
 /// below it.
 pub fn work_due_prefix(due: Timestamp) -> [u8; 8] {
-    (due.unix() as u64 ^ (1 << 63)).to_be_bytes()
+    instant(due)
+}
+
+/// An instant as 8 bytes that sort in time order (i64 BE, offset so that
+/// negatives sort first): the time part of work, prefix and disclosure
+/// keys.
+pub fn instant(at: Timestamp) -> [u8; 8] {
+    (at.unix() as u64 ^ (1 << 63)).to_be_bytes()
 }
 
 /// Splits a [`work`] key.

@@ -22,7 +22,7 @@ fn prefix_key(prefix: &ipnet::Ipv6Net) -> [u8; 17] {
 fn assignment_key(p: &PrefixRecord) -> [u8; 25] {
     let mut key = [0; 25];
     key[..17].copy_from_slice(&prefix_key(&p.prefix));
-    key[17..].copy_from_slice(&keys::work_due_prefix(p.from));
+    key[17..].copy_from_slice(&keys::instant(p.from));
     key
 }
 
