@@ -225,6 +225,7 @@ pub struct Server {
     tls: Option<TlsAcceptor>,
     state: AppState,
     mailer: Mailer,
+    webhooks: crate::provider::webhook::Sender,
 }
 
 impl Server {
@@ -305,16 +306,19 @@ impl Server {
             config: Arc::new(config),
             work_queued: Arc::new(Notify::new()),
             mail_queued: Arc::new(Notify::new()),
+            events_queued: Arc::new(Notify::new()),
             hashing: Arc::new(hashing),
             login_limits: Arc::new(login_limits),
             health: Arc::new(crate::state::Health::default()),
         });
+        let webhooks = crate::provider::webhook::Sender::new()?;
         Ok(Self {
             listener,
             metrics,
             tls,
             state,
             mailer,
+            webhooks,
         })
     }
 
@@ -345,6 +349,11 @@ impl Server {
         let (stopping, stopped) = tokio::sync::watch::channel(false);
         let worker = tokio::spawn(work::run(self.state.clone(), stopped.clone()));
         let mailer = tokio::spawn(mail::run(self.state.clone(), self.mailer, stopped.clone()));
+        let events = tokio::spawn(crate::provider::events::run(
+            self.state.clone(),
+            self.webhooks,
+            stopped.clone(),
+        ));
         let sweeper = tokio::spawn(sweep_sessions(self.state.clone()));
         let metrics = self.metrics.map(|listener| {
             telemetry::recorder();
@@ -408,11 +417,14 @@ impl Server {
         let finished = tokio::time::timeout_at(deadline, async {
             let _ = worker.await;
             let _ = mailer.await;
+            let _ = events.await;
         })
         .await
         .is_ok();
         if !finished {
-            tracing::warn!("stopping: the worker or the mailer did not finish in time");
+            tracing::warn!(
+                "stopping: the worker, the mailer or the event deliveries did not finish in time"
+            );
         }
         tracing::info!("stopped");
         Ok(())

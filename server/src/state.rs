@@ -47,6 +47,8 @@ pub struct Shared {
     pub work_queued: Arc<Notify>,
     /// Wakes the mailer when completed work queued a mail.
     pub mail_queued: Arc<Notify>,
+    /// Wakes the event deliveries when work was completed.
+    pub events_queued: Arc<Notify>,
     /// Slots for Argon2 hashing, each with its memory, and their queue.
     pub hashing: Arc<crate::hashing::HashingSlots>,
     /// Logins per line and per address (this process's hashing slots).

@@ -49,6 +49,7 @@ pub fn router() -> axum::Router<AppState> {
             "/line-info/retrieve",
             axum::routing::post(retrieve_line_info),
         )
+        .route("/events", axum::routing::get(super::events::list_events))
         .fallback(|| async { not_found() })
 }
 

@@ -3,8 +3,10 @@
 //! tokens issued for them) and how it is told of changes (`webhook`:
 //! Standard Webhooks signing and delivery). The routes, the store and the
 //! worker use them; nothing in them touches the database. `api` is the
-//! routes under `/provider/v1`, on the store.
+//! routes under `/provider/v1`, on the store; `events` the events' pull and
+//! their delivery worker.
 
 pub mod api;
 pub mod auth;
+pub mod events;
 pub mod webhook;

@@ -22,9 +22,9 @@ use shared::domain::{ApplicationId, CustomerId, ProviderCode, Timestamp};
 use super::export::{ExportRecord, ExportSink};
 use super::rules::{AddressLimit, SessionLimits};
 use super::{
-    ApplicationRecord, Audit, ConsentRecord, DisclosurePage, DisclosureRecord, ImportHead,
-    ImportReport, LineImport, LineRecord, LineSettings, LoginFailures, OutboxRecord, PrefixRecord,
-    ProviderRecord, Queues, SessionRecord, StoreError, SubmitError,
+    ApplicationRecord, Audit, ConsentRecord, DisclosurePage, DisclosureRecord, EventDelivery,
+    EventRecord, ImportHead, ImportReport, LineImport, LineRecord, LineSettings, LoginFailures,
+    OutboxRecord, PrefixRecord, ProviderRecord, Queues, SessionRecord, StoreError, SubmitError,
 };
 
 /// An application to store, already validated.
@@ -89,6 +89,12 @@ pub enum Delivery {
 
 /// Delivers one application's mail (its outbox entry as it was).
 pub type Deliver = dyn Fn(ApplicationRecord, OutboxRecord) -> futures_util::future::BoxFuture<'static, Delivery>
+    + Send
+    + Sync;
+
+/// Delivers one event (its delivery as it stood) and answers how it
+/// stands after this attempt: delivered, or failed and due again later.
+pub type DeliverEvent = dyn Fn(EventRecord, EventDelivery) -> futures_util::future::BoxFuture<'static, EventDelivery>
     + Send
     + Sync;
 
@@ -290,6 +296,35 @@ pub trait Engine: Send + Sync + 'static {
         skip: u64,
         limit: u64,
     ) -> Result<DisclosurePage, StoreError>;
+
+    // Events (SPEC §8): written by `run_due_work` with the completions.
+
+    /// Up to `limit` of a provider's events after the sequence `after`, in
+    /// sequence order (the pull; a cursor never skips an event committed
+    /// later, as sequences are drawn in commit order).
+    async fn provider_events(
+        &self,
+        provider: &ProviderCode,
+        after: u64,
+        limit: usize,
+    ) -> Result<Vec<EventRecord>, StoreError>;
+    /// Delivers at most `limit` of the events due at `now` through
+    /// `deliver`, at once, and records how each went. Each line's events
+    /// for a provider go in order: an event waits while an earlier one of
+    /// its line and provider is undelivered. An event being delivered is
+    /// claimed: no other process delivers it meanwhile, and a process that
+    /// dies while delivering loses its claim. Returns how many were tried.
+    async fn deliver_due_events(
+        &self,
+        now: Timestamp,
+        limit: usize,
+        deliver: &DeliverEvent,
+    ) -> Result<usize, StoreError>;
+    /// When the next event may be delivered, if any waits (the earliest of
+    /// the events first in line).
+    async fn next_event_due(&self) -> Result<Option<Timestamp>, StoreError>;
+    /// Every event not yet delivered, by provider then sequence.
+    async fn undelivered_events(&self) -> Result<Vec<(EventRecord, EventDelivery)>, StoreError>;
 
     // Export and restore (`store::export`).
 

@@ -17,6 +17,7 @@
 //! {"application":{"id":"…", … every field of the application …}}
 //! {"outbox":{"application_id":"…","attempts":0,"next_attempt_at":…,"last_error":null}}
 //! {"disclosure":{"id":"…","at":…,"customer_id":"CAF…","provider":"W0001","reason":"lookup",…}}
+//! {"event":{"id":"…","provider":"W0001","sequence":1,"type":"notification.granted",…,"attempts":0,"delivered_at":…}}
 //! {"count":N,"sha256":"<hex>"}
 //! ```
 //!
@@ -27,7 +28,8 @@
 //!   ID, settings by line then provider, prefix assignments by prefix
 //!   (network, length) then start, day sequences by day, applications
 //!   by ID, outbox entries by application ID, disclosures by line, time and
-//!   ID. The same data always gives
+//!   ID, events (with how their delivery stands) by provider and sequence.
+//!   The same data always gives
 //!   the same bytes, whichever engine holds it.
 //! - What follows from the records is not written: an application's
 //!   pending changes, its queued work and its idempotency key's index are
@@ -51,8 +53,8 @@ use sha2::{Digest, Sha256};
 use shared::domain::{ApplicationId, CustomerId, Date, ProviderCode};
 
 use super::{
-    ApplicationRecord, ConsentRecord, DisclosureRecord, LineRecord, OutboxRecord, PrefixRecord,
-    ProviderRecord, SettingRecord, Store, StoreError,
+    ApplicationRecord, ConsentRecord, DisclosureRecord, EventDelivery, EventRecord, LineRecord,
+    OutboxRecord, PrefixRecord, ProviderRecord, SettingRecord, Store, StoreError,
 };
 
 /// The header's `format`.
@@ -86,6 +88,19 @@ pub enum ExportRecord {
     Outbox(OutboxExport),
     /// A time a line's customer ID was given to a provider.
     Disclosure(DisclosureRecord),
+    /// An event for a provider, and how its delivery stands.
+    Event(EventExport),
+}
+
+/// An event, with its delivery.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EventExport {
+    /// The event.
+    #[serde(flatten)]
+    pub record: EventRecord,
+    /// How its delivery stands.
+    #[serde(flatten)]
+    pub delivery: EventDelivery,
 }
 
 /// A provider, with its code.
@@ -171,6 +186,10 @@ impl ExportRecord {
                     sortable(d.at),
                     d.id
                 ),
+            ),
+            Self::Event(e) => (
+                10,
+                format!("{}\0{:020}", e.record.provider.as_str(), e.record.sequence),
             ),
         }
     }
@@ -437,6 +456,22 @@ impl Seen {
             ExportRecord::Disclosure(d) => {
                 self.line_given(&d.customer_id)?;
                 self.provider_given(&d.provider)?;
+            }
+            ExportRecord::Event(e) => {
+                self.line_given(&e.record.customer_id)?;
+                self.provider_given(&e.record.provider)?;
+                if e.record.sequence == 0 {
+                    return Err("event: sequence 0 (they begin at 1)".into());
+                }
+                if !self
+                    .applications
+                    .contains(&e.record.application_id.to_u64())
+                {
+                    return Err(format!(
+                        "event: application {} is not given before it",
+                        e.record.application_id
+                    ));
+                }
             }
             ExportRecord::Sequence(s) => {
                 if s.last > ApplicationId::MAX_SEQUENCE {

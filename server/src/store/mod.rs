@@ -23,7 +23,9 @@ use std::sync::{Arc, PoisonError, RwLock};
 use shared::api::PROVIDERS_PER_PAGE;
 use shared::domain::{ApplicationId, CustomerId, ProviderCode, Setting, Timestamp};
 
-pub use engine::{Deliver, Delivery, Engine, NewApplication, NewSession, Submitted, WorkStep};
+pub use engine::{
+    Deliver, DeliverEvent, Delivery, Engine, NewApplication, NewSession, Submitted, WorkStep,
+};
 pub use export::{
     EXPORT_FORMAT, EXPORT_VERSION, ExportError, ExportSummary, RestoreError, RestoreSummary,
 };
@@ -32,6 +34,7 @@ pub use records::{
     Notified, Offered, OfferedPage, OutboxRecord, ProviderRecord, SessionRecord, SettingRecord,
 };
 pub use records::{DisclosurePage, DisclosureRecord, LookupRecord, ProviderApi};
+pub use records::{EventDelivery, EventKind, EventRecord};
 pub use records::{ImportHead, ImportReport, LineImport, PREFIX_LENGTHS, PrefixRecord};
 pub use rules::{AddressLimit, SessionLimits};
 

@@ -252,6 +252,82 @@ pub struct DisclosureRecord {
     pub application_id: Option<ApplicationId>,
 }
 
+/// What an event tells a provider (SPEC §8, "Events").
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum EventKind {
+    /// The line was set to 「通知する」: the event carries its customer ID,
+    /// and is a disclosure.
+    #[serde(rename = "notification.granted")]
+    Granted,
+    /// The line was set to 「通知しない」: the provider, which had received
+    /// the customer ID, must delete it.
+    #[serde(rename = "notification.revoked")]
+    Revoked,
+}
+
+impl EventKind {
+    /// The event's `type`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Granted => "notification.granted",
+            Self::Revoked => "notification.revoked",
+        }
+    }
+}
+
+/// An event for a provider, written in the transaction that completed the
+/// change (an outbox), and kept for good: the provider pulls it by its
+/// sequence, and the webhook worker pushes it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EventRecord {
+    /// Its ID (a UUID, time-ordered): the `webhook-id`, the same at every
+    /// attempt, for the provider to de-duplicate by.
+    pub id: String,
+    /// The provider it is for.
+    pub provider: ProviderCode,
+    /// Its place among the provider's events, from 1, without gaps: the
+    /// pull cursor. Drawn under a lock on the provider's counter, so events
+    /// become visible in sequence order and a cursor never skips one.
+    pub sequence: u64,
+    /// What it tells.
+    #[serde(rename = "type")]
+    pub kind: EventKind,
+    /// When the change was done.
+    pub at: Timestamp,
+    /// The line.
+    pub customer_id: CustomerId,
+    /// The application that made the change.
+    pub application_id: ApplicationId,
+    /// For `notification.granted`: the disclosure it is logged as.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub disclosure_id: Option<String>,
+}
+
+/// How an event's delivery to the provider's webhook stands.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EventDelivery {
+    /// Failed attempts so far.
+    pub attempts: u32,
+    /// When to try next (while not delivered).
+    pub next_attempt_at: Timestamp,
+    /// Why the last attempt failed.
+    pub last_error: Option<String>,
+    /// When the webhook answered 2xx, once it has.
+    pub delivered_at: Option<Timestamp>,
+}
+
+impl EventDelivery {
+    /// A new event's: due at `at`.
+    pub fn due(at: Timestamp) -> Self {
+        Self {
+            attempts: 0,
+            next_attempt_at: at,
+            last_error: None,
+            delivered_at: None,
+        }
+    }
+}
+
 /// What a lookup asked about.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LookupRecord {

@@ -3,11 +3,14 @@
 //! functions what follows, and writes what they answer; so sled and
 //! PostgreSQL cannot drift apart.
 
-use shared::domain::{ApplicationId, ApplicationState, Setting, SettingMethod, Timestamp};
+use shared::domain::{
+    ApplicationId, ApplicationState, ProviderCode, Setting, SettingMethod, Timestamp,
+};
 
 use super::{
-    ApplicationRecord, ChangeRecord, ConsentRecord, LoginFailures, NewApplication, ProviderRecord,
-    SessionRecord, SettingRecord, SubmitError, WorkStep,
+    ApplicationRecord, ChangeRecord, ConsentRecord, DisclosureRecord, EventKind, EventRecord,
+    LoginFailures, NewApplication, ProviderRecord, SessionRecord, SettingRecord, SubmitError,
+    WorkStep,
 };
 
 /// What an engine knows, inside its transaction, of one provider named by
@@ -158,6 +161,62 @@ pub fn run_step(record: &ApplicationRecord, step: WorkStep, now: Timestamp) -> O
         }
         _ => None,
     }
+}
+
+/// What an engine knows, in the completion's transaction, of a provider
+/// whose setting a completed change moves (SPEC §8, "Events").
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EventFacts {
+    /// Whether the provider is registered for the provider API (it has a
+    /// webhook and can pull).
+    pub registered: bool,
+    /// Whether it has ever received this line's customer ID.
+    pub received: bool,
+}
+
+/// The event a completed change to `setting` sends its provider, if any:
+/// `notification.granted` to a registered provider set to 「通知する」;
+/// `notification.revoked` to a registered provider set to 「通知しない」
+/// that had received the customer ID (the others have nothing to delete).
+pub fn event_of(setting: Setting, facts: EventFacts) -> Option<EventKind> {
+    match setting {
+        _ if !facts.registered => None,
+        Setting::Notify => Some(EventKind::Granted),
+        Setting::DoNotNotify if facts.received => Some(EventKind::Revoked),
+        Setting::DoNotNotify => None,
+    }
+}
+
+/// A new event for `provider` of the change `record` (completed at
+/// `record.completed_at`) made to its line, with its sequence still to be
+/// drawn (0), and for `notification.granted` the disclosure it is logged as.
+pub fn new_event(
+    kind: EventKind,
+    provider: &ProviderCode,
+    record: &ApplicationRecord,
+    now: Timestamp,
+) -> (EventRecord, Option<DisclosureRecord>) {
+    let at = record.completed_at.unwrap_or(now);
+    let disclosure = (kind == EventKind::Granted).then(|| DisclosureRecord {
+        id: uuid::Uuid::now_v7().to_string(),
+        at,
+        customer_id: record.customer_id.clone(),
+        provider: provider.clone(),
+        reason: shared::api::DisclosureReason::Granted,
+        lookup: None,
+        application_id: Some(record.id),
+    });
+    let event = EventRecord {
+        id: uuid::Uuid::now_v7().to_string(),
+        provider: provider.clone(),
+        sequence: 0,
+        kind,
+        at,
+        customer_id: record.customer_id.clone(),
+        application_id: record.id,
+        disclosure_id: disclosure.as_ref().map(|d| d.id.clone()),
+    };
+    (event, disclosure)
 }
 
 /// Until when a customer ID is locked at `now`, if it is.

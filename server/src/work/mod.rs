@@ -16,6 +16,7 @@ async fn pass(
     state: &AppState,
 ) -> Result<(Option<shared::domain::Timestamp>, bool), crate::store::StoreError> {
     let mut mail = false;
+    let mut completed = false;
     for (record, step) in state.store.run_due_work(now()).await? {
         match step {
             WorkStep::Start => tracing::info!(id = %record.id, "work started"),
@@ -23,8 +24,13 @@ async fn pass(
                 tracing::info!(id = %record.id, "work completed");
                 metrics::counter!("kaisen_applications_completed_total").increment(1);
                 mail |= record.applicant.wants_mail;
+                completed = true;
             }
         }
+    }
+    if completed {
+        // A completion may have written events for providers.
+        state.events_queued.notify_one();
     }
     Ok((state.store.next_work_due().await?, mail))
 }

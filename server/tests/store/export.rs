@@ -3,15 +3,24 @@
 
 use std::io::Cursor;
 
+use kaisen::store::{EventDelivery, EventRecord};
 use shared::domain::{Setting, Timestamp};
 
 use crate::conformance;
-use crate::engines::{LINE_A, LINE_B, T0, TestDb, application, disclosure, line};
+use crate::engines::{LINE_A, LINE_B, T0, TestDb, application, code, disclosure, line};
 
 /// A database with something of every kind: the fixture, a completed
-/// application with its mail waiting, one being worked, one received.
+/// application with its mail waiting, one being worked, one received, and
+/// events for providers, one delivered and one that failed.
 async fn populated(db: &TestDb) -> kaisen::store::Store {
     let store = db.with_fixture().await;
+    crate::events::register(&store, 10).await;
+    // W0001 is told that line B revoked the ID it had received.
+    store
+        .record_disclosure(&disclosure(LINE_B, 1, T0 - 300, None))
+        .await
+        .expect("recorded");
+    crate::events::completed(&store, LINE_B, Setting::DoNotNotify, &[1], T0 - 200).await;
     let done = application(&store, LINE_A, Setting::Notify, &[10], T0).await;
     let done = store.submit(&done).await.expect("stored").record.id;
     store
@@ -26,6 +35,31 @@ async fn populated(db: &TestDb) -> kaisen::store::Store {
         .expect("ran");
     let received = application(&store, LINE_A, Setting::DoNotNotify, &[1], T0 + 70).await;
     store.submit(&received).await.expect("stored");
+    // The grant of W0010 (registered) is delivered; W0001's revocation
+    // failed once.
+    let deliver = |event: EventRecord, delivery: EventDelivery| {
+        let outcome = if event.provider.as_str() == "W0010" {
+            EventDelivery {
+                delivered_at: Some(Timestamp::from_unix(T0 + 65)),
+                ..delivery
+            }
+        } else {
+            EventDelivery {
+                attempts: 1,
+                next_attempt_at: Timestamp::from_unix(T0 + 70),
+                last_error: Some("the webhook endpoint answered HTTP 503".into()),
+                delivered_at: None,
+            }
+        };
+        Box::pin(async move { outcome }) as futures_util::future::BoxFuture<'static, EventDelivery>
+    };
+    assert_eq!(
+        store
+            .deliver_due_events(Timestamp::from_unix(T0 + 65), 10, &deliver)
+            .await
+            .expect("delivered"),
+        2
+    );
     for record in [
         disclosure(LINE_A, 1, T0 + 5, None),
         disclosure(LINE_A, 10, T0 + 60, Some(done)),
@@ -63,6 +97,23 @@ conformance!(
             assert_eq!(again.work, audit.work, "queued work rebuilt");
             assert_eq!(again.idempotency, audit.idempotency);
             assert_eq!(again.outbox, audit.outbox);
+            assert_eq!(
+                restored.undelivered_events().await.expect("read"),
+                source.undelivered_events().await.expect("read"),
+                "the failed event waits, with its attempts"
+            );
+            for n in [1, 10] {
+                assert_eq!(
+                    restored
+                        .provider_events(&code(n), 0, 100)
+                        .await
+                        .expect("read"),
+                    source
+                        .provider_events(&code(n), 0, 100)
+                        .await
+                        .expect("read"),
+                );
+            }
             for id in [LINE_A, LINE_B] {
                 assert_eq!(
                     restored
@@ -84,6 +135,18 @@ conformance!(
             let next = application(&restored, LINE_B, Setting::Notify, &[13], T0 + 80).await;
             let id = restored.submit(&next).await.expect("stored").record.id;
             assert!(audit.applications.iter().all(|a| a.id < id), "{id} is new");
+            // A provider's events go on from its last sequence (line A's
+            // revocation, received before the export, completes too).
+            crate::events::completed(&restored, LINE_B, Setting::Notify, &[1], T0 + 90).await;
+            let after = restored
+                .provider_events(&code(1), 1, 100)
+                .await
+                .expect("read");
+            assert_eq!(
+                after.iter().map(|e| e.sequence).collect::<Vec<_>>(),
+                [2, 3],
+                "{after:?}"
+            );
             // Restoring again is refused: it is not empty.
             let refused = restored
                 .restore(&mut Cursor::new(&file))

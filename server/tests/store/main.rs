@@ -8,6 +8,7 @@ mod engines;
 
 mod applications;
 mod disclosures;
+mod events;
 mod export;
 mod import;
 mod logins;

@@ -4,13 +4,13 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;
 
-use shared::domain::{ApplicationId, CustomerId, Date, Setting, Timestamp};
+use shared::domain::{ApplicationId, CustomerId, Date, ProviderCode, Setting, Timestamp};
 
 use super::{PgEngine, corrupt, from_json, from_text, id_column, json, retryable, text};
 use crate::store::rules::{self, ProviderFacts};
 use crate::store::{
-    ApplicationRecord, ConsentRecord, NewApplication, ProviderApi, ProviderRecord, StoreError,
-    SubmitError, Submitted, WorkStep,
+    ApplicationRecord, ConsentRecord, DisclosureRecord, EventRecord, NewApplication, ProviderApi,
+    ProviderRecord, StoreError, SubmitError, Submitted, WorkStep,
 };
 
 /// Sequence numbers are drawn from `day_sequences` this many at a time, so
@@ -336,6 +336,8 @@ impl PgEngine {
         let mut changed = std::collections::BTreeSet::new();
         let mut settings: BTreeMap<(String, String), (String, String, String)> = BTreeMap::new();
         let (mut released, mut mailed) = (Vec::new(), Vec::new());
+        // The settings moved, for their events.
+        let mut moved = Vec::new();
         for &(id, step) in &claimed {
             let step = step_of(step)?;
             let record = records
@@ -355,6 +357,9 @@ impl PgEngine {
                     ),
                 );
             }
+            for (code, setting) in &stepped.settings {
+                moved.push((stepped.record.clone(), code.clone(), setting.setting));
+            }
             if !stepped.settings.is_empty() {
                 released.push(id);
             }
@@ -371,6 +376,9 @@ impl PgEngine {
             &[&ids, &steps],
         )
         .await?;
+        // The facts of the events, read before the settings are written
+        // (which leaves their 最終通知日時 as it was anyway).
+        let (events, disclosures) = events_of(&tx, &moved, now).await?;
         if !settings.is_empty() {
             let mut columns: [Vec<String>; 5] = Default::default();
             for ((line, code), (setting, set_on, method)) in settings {
@@ -396,6 +404,7 @@ impl PgEngine {
             )
             .await?;
         }
+        super::events::write_events(&tx, events, &disclosures, now).await?;
         if !mailed.is_empty() {
             tx.execute(
                 "INSERT INTO outbox (application_id, attempts, next_attempt_at) \
@@ -423,6 +432,47 @@ impl PgEngine {
         tx.commit().await?;
         Ok(done)
     }
+}
+
+/// The events the settings `moved` by completed applications send
+/// (`rules::event_of`), and the disclosures their grants are logged as,
+/// from the providers' registrations and the lines' 最終通知日時 read in `tx`.
+async fn events_of(
+    tx: &deadpool_postgres::Transaction<'_>,
+    moved: &[(ApplicationRecord, ProviderCode, Setting)],
+    now: Timestamp,
+) -> Result<(Vec<EventRecord>, Vec<DisclosureRecord>), StoreError> {
+    if moved.is_empty() {
+        return Ok(Default::default());
+    }
+    let lines: Vec<&str> = moved
+        .iter()
+        .map(|(r, _, _)| r.customer_id.as_str())
+        .collect();
+    let codes: Vec<&str> = moved.iter().map(|(_, code, _)| code.as_str()).collect();
+    let rows = tx
+        .query(
+            "SELECT p.api IS NOT NULL, s.last_disclosed_at IS NOT NULL \
+             FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS c(line, code, n) \
+             LEFT JOIN providers p ON p.code = c.code \
+             LEFT JOIN settings s ON s.customer_id = c.line AND s.provider = c.code \
+             ORDER BY c.n",
+            &[&lines, &codes],
+        )
+        .await?;
+    let (mut events, mut disclosures) = (Vec::new(), Vec::new());
+    for ((record, code, setting), row) in moved.iter().zip(&rows) {
+        let facts = rules::EventFacts {
+            registered: row.get(0),
+            received: row.get(1),
+        };
+        if let Some(kind) = rules::event_of(*setting, facts) {
+            let (event, disclosure) = rules::new_event(kind, code, record, now);
+            events.push(event);
+            disclosures.extend(disclosure);
+        }
+    }
+    Ok((events, disclosures))
 }
 
 /// How one attempt at a submission ended, if not stored.

@@ -12,13 +12,13 @@ use super::lines::{PROVIDER_COLUMNS, provider_of, setting_of};
 use super::prefixes::write_prefixes;
 use super::{PgEngine, application_id, corrupt, from_json, from_text, id_column, json, text};
 use crate::store::export::{
-    ExportRecord, ExportSink, LineExport, OutboxExport, ProviderExport, SequenceExport,
-    SettingExport,
+    EventExport, ExportRecord, ExportSink, LineExport, OutboxExport, ProviderExport,
+    SequenceExport, SettingExport,
 };
 use crate::store::{Audit, LineRecord, OutboxRecord, StoreError, rules};
 
 /// Every table the restore writes, emptied by `clear` (children first).
-const TABLES: &str = "disclosures, outbox, work, pending, applications, \
+const TABLES: &str = "events, event_sequences, disclosures, outbox, work, pending, applications, \
                       day_sequences, prefixes, settings, lines, providers, meta";
 
 impl PgEngine {
@@ -151,6 +151,20 @@ impl PgEngine {
                 row.get(0),
             )?))?;
         }
+        let stream = tx
+            .query_raw(
+                "SELECT record, attempts, next_attempt_at, last_error, delivered_at FROM events \
+                 ORDER BY provider, sequence",
+                none,
+            )
+            .await?;
+        futures_util::pin_mut!(stream);
+        while let Some(row) = stream.try_next().await? {
+            sink(ExportRecord::Event(EventExport {
+                record: from_json("events", row.get(0))?,
+                delivery: super::events::delivery_of(&row, 1),
+            }))?;
+        }
         tx.commit().await?;
         Ok(())
     }
@@ -164,7 +178,7 @@ impl PgEngine {
                 "SELECT EXISTS (SELECT 1 FROM lines), EXISTS (SELECT 1 FROM providers), \
                  EXISTS (SELECT 1 FROM applications), EXISTS (SELECT 1 FROM meta), \
                  EXISTS (SELECT 1 FROM day_sequences), EXISTS (SELECT 1 FROM prefixes), \
-                 EXISTS (SELECT 1 FROM disclosures)",
+                 EXISTS (SELECT 1 FROM disclosures), EXISTS (SELECT 1 FROM events)",
                 &[],
             )
             .await?;
@@ -176,6 +190,7 @@ impl PgEngine {
             "the consent document, notices or ID sequences",
             "prefixes",
             "disclosures",
+            "events",
         ];
         Ok((0..kinds.len())
             .find(|i| row.get::<_, bool>(*i))
@@ -294,6 +309,7 @@ impl PgEngine {
                     }
                 }
                 ExportRecord::Disclosure(d) => write_disclosure(&tx, &d).await?,
+                ExportRecord::Event(e) => super::events::restore_event(&tx, &e).await?,
                 ExportRecord::Outbox(o) => {
                     tx.execute(
                         "INSERT INTO outbox (application_id, attempts, next_attempt_at, last_error) \

@@ -10,6 +10,7 @@ use crate::store::StoreError;
 pub const MIGRATIONS: &[(i32, &str)] = &[
     (1, include_str!("migrations/0001_schema.sql")),
     (2, include_str!("migrations/0002_providers_api.sql")),
+    (3, include_str!("migrations/0003_events.sql")),
 ];
 
 /// The advisory lock's key: "kaisen" in ASCII.

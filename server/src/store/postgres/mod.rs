@@ -21,6 +21,7 @@
 
 mod applications;
 mod disclosures;
+mod events;
 mod export;
 mod import;
 mod lines;
@@ -43,10 +44,11 @@ use tokio_postgres::error::SqlState;
 use super::export::{ExportRecord, ExportSink};
 use super::rules::{AddressLimit, SessionLimits};
 use super::{
-    ApplicationRecord, Audit, ConsentRecord, Deliver, DisclosurePage, DisclosureRecord, Engine,
-    ImportHead, ImportReport, LineImport, LineRecord, LineSettings, LoginFailures, NewApplication,
-    NewSession, OutboxRecord, PrefixRecord, ProviderRecord, Queues, SessionRecord, StoreError,
-    SubmitError, Submitted, WorkStep,
+    ApplicationRecord, Audit, ConsentRecord, Deliver, DeliverEvent, DisclosurePage,
+    DisclosureRecord, Engine, EventDelivery, EventRecord, ImportHead, ImportReport, LineImport,
+    LineRecord, LineSettings, LoginFailures, NewApplication, NewSession, OutboxRecord,
+    PrefixRecord, ProviderRecord, Queues, SessionRecord, StoreError, SubmitError, Submitted,
+    WorkStep,
 };
 
 /// Connections per process.
@@ -557,6 +559,32 @@ impl Engine for PgEngine {
         limit: u64,
     ) -> Result<DisclosurePage, StoreError> {
         self.disclosures_of(id, skip, limit).await
+    }
+
+    async fn provider_events(
+        &self,
+        provider: &ProviderCode,
+        after: u64,
+        limit: usize,
+    ) -> Result<Vec<EventRecord>, StoreError> {
+        self.events_after(provider, after, limit).await
+    }
+
+    async fn deliver_due_events(
+        &self,
+        now: Timestamp,
+        limit: usize,
+        deliver: &DeliverEvent,
+    ) -> Result<usize, StoreError> {
+        self.deliver_events(now, limit, deliver).await
+    }
+
+    async fn next_event_due(&self) -> Result<Option<Timestamp>, StoreError> {
+        self.next_event().await
+    }
+
+    async fn undelivered_events(&self) -> Result<Vec<(EventRecord, EventDelivery)>, StoreError> {
+        self.undelivered().await
     }
 
     async fn finish_import(&self) -> Result<(), StoreError> {

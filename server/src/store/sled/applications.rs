@@ -2,14 +2,15 @@
 //! worker's queue that takes each through 受付済 → 工事中 → 完了.
 
 use ::sled::Transactional;
-use ::sled::transaction::{ConflictableTransactionError, TransactionError};
-use shared::domain::{ApplicationId, CustomerId, Setting, Timestamp};
+use ::sled::transaction::{ConflictableTransactionError, TransactionError, TransactionalTree};
+use shared::domain::{ApplicationId, CustomerId, ProviderCode, Setting, Timestamp};
 
 use super::super::rules::{self, ProviderFacts};
+use super::events::StoredEvent;
 use super::{SledEngine, corrupt, decode, encode, keys};
 use crate::store::{
-    ApplicationRecord, ConsentRecord, NewApplication, OutboxRecord, ProviderRecord, SettingRecord,
-    StoreError, SubmitError, Submitted, WorkStep,
+    ApplicationRecord, ConsentRecord, EventDelivery, NewApplication, OutboxRecord, ProviderRecord,
+    SettingRecord, StoreError, SubmitError, Submitted, WorkStep,
 };
 
 impl WorkStep {
@@ -47,6 +48,69 @@ fn flatten<T>(result: Result<T, TransactionError<SubmitError>>) -> Result<T, Sub
         TransactionError::Abort(e) => e,
         TransactionError::Storage(e) => SubmitError::Store(e.into()),
     })
+}
+
+/// The trees a step of work writes.
+type StepTrees = (
+    TransactionalTree,
+    TransactionalTree,
+    TransactionalTree,
+    TransactionalTree,
+    TransactionalTree,
+    TransactionalTree,
+    TransactionalTree,
+    TransactionalTree,
+    TransactionalTree,
+    TransactionalTree,
+    TransactionalTree,
+);
+
+/// Writes the event a completed change to `setting` sends `code`, if any
+/// (`rules::event_of`), with its sequence and, for a grant, its disclosure.
+fn write_event(
+    trees: &StepTrees,
+    record: &ApplicationRecord,
+    code: &ProviderCode,
+    setting: Setting,
+    now: Timestamp,
+) -> TxResult<()> {
+    let (providers, disclosures, last, events, queue, meta) =
+        (&trees.5, &trees.6, &trees.7, &trees.8, &trees.9, &trees.10);
+    let provider: Option<ProviderRecord> = providers
+        .get(code.as_str())?
+        .map(|v| tx_decode("providers", &v))
+        .transpose()?;
+    let facts = rules::EventFacts {
+        registered: provider.is_some_and(|p| p.api.is_some()),
+        received: last
+            .get(keys::line_provider(&record.customer_id, code))?
+            .is_some(),
+    };
+    let Some(kind) = rules::event_of(setting, facts) else {
+        return Ok(());
+    };
+    let (mut event, disclosure) = rules::new_event(kind, code, record, now);
+    let seq_key = keys::event_sequence(code);
+    let last_sequence = match meta.get(&seq_key)? {
+        Some(v) => match <[u8; 8]>::try_from(v.as_ref()) {
+            Ok(bytes) => u64::from_be_bytes(bytes),
+            Err(_) => return abort(corrupt("meta", format!("{seq_key} is not 8 bytes"))),
+        },
+        None => 0,
+    };
+    event.sequence = last_sequence + 1;
+    meta.insert(seq_key.as_bytes(), &event.sequence.to_be_bytes())?;
+    if let Some(d) = &disclosure {
+        super::disclosures::write_in(disclosures, last, d, &tx_encode("disclosures", d)?)?;
+    }
+    let stored = StoredEvent {
+        record: event,
+        delivery: EventDelivery::due(now),
+    };
+    let (record, sequence) = (&stored.record, stored.record.sequence);
+    queue.insert(keys::queued_event(code, &record.customer_id, sequence), &[])?;
+    events.insert(keys::event(code, sequence), tx_encode("events", &stored)?)?;
+    Ok(())
 }
 
 impl SledEngine {
@@ -230,8 +294,16 @@ impl SledEngine {
             &self.pending,
             &self.settings,
             &self.outbox,
+            &self.providers,
+            &self.disclosures,
+            &self.last_disclosures,
+            &self.events,
+            &self.event_queue,
+            &self.meta,
         );
-        let result = trees.transaction(|(apps, work, pending, settings, outbox)| {
+        let result = trees.transaction(|trees| {
+            let (apps, work, pending, settings, outbox) =
+                (&trees.0, &trees.1, &trees.2, &trees.3, &trees.4);
             if work.get(key)?.is_none() {
                 return Ok(None);
             }
@@ -250,6 +322,9 @@ impl SledEngine {
                 if pending.get(&key)?.as_deref() == Some(id_bytes.as_slice()) {
                     pending.remove(key)?;
                 }
+            }
+            for (code, setting) in &stepped.settings {
+                write_event(trees, &stepped.record, code, setting.setting, now)?;
             }
             if stepped.mail {
                 let mail = OutboxRecord {

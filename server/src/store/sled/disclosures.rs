@@ -4,7 +4,9 @@
 //! `customer_id 0x00 provider_code` → the time (i64 BE) of the newest.
 
 use ::sled::Transactional;
-use ::sled::transaction::{ConflictableTransactionError, TransactionError};
+use ::sled::transaction::{
+    ConflictableTransactionError, TransactionError, TransactionalTree, UnabortableTransactionError,
+};
 use shared::domain::{CustomerId, ProviderCode, Timestamp};
 
 use super::lines::provider_code_of;
@@ -19,24 +21,33 @@ fn disclosure_key(d: &DisclosureRecord) -> Vec<u8> {
     key
 }
 
+/// Writes a disclosure (`value`, encoded) and moves its provider's newest
+/// time on, inside a transaction over `disclosures` and `last_disclosures`.
+pub(super) fn write_in(
+    disclosures: &TransactionalTree,
+    last: &TransactionalTree,
+    d: &DisclosureRecord,
+    value: &[u8],
+) -> Result<(), UnabortableTransactionError> {
+    disclosures.insert(disclosure_key(d), value)?;
+    let last_key = keys::line_provider(&d.customer_id, &d.provider);
+    let newer = last.get(&last_key)?.is_none_or(|old| {
+        <[u8; 8]>::try_from(old.as_ref()).map_or(true, |old| i64::from_be_bytes(old) < d.at.unix())
+    });
+    if newer {
+        last.insert(last_key, &d.at.unix().to_be_bytes())?;
+    }
+    Ok(())
+}
+
 impl SledEngine {
     /// Writes a disclosure and its provider's newest time in one
     /// transaction (no caller syncs: see `record_disclosure`).
     pub(super) fn write_disclosure(&self, d: &DisclosureRecord) -> Result<(), StoreError> {
         let value = encode("disclosures", d)?;
-        let key = disclosure_key(d);
-        let last_key = keys::line_provider(&d.customer_id, &d.provider);
-        let at = d.at.unix().to_be_bytes();
         (&self.disclosures, &self.last_disclosures)
             .transaction(|(disclosures, last)| {
-                disclosures.insert(key.as_slice(), value.as_slice())?;
-                let newer = last.get(&last_key)?.is_none_or(|old| {
-                    <[u8; 8]>::try_from(old.as_ref())
-                        .map_or(true, |old| i64::from_be_bytes(old) < d.at.unix())
-                });
-                if newer {
-                    last.insert(last_key.as_slice(), &at)?;
-                }
+                write_in(disclosures, last, d, &value)?;
                 Ok::<_, ConflictableTransactionError<StoreError>>(())
             })
             .map_err(|e| match e {

@@ -8,8 +8,8 @@ use super::audit::{application_id, provider_code, split_line};
 use super::lines::provider_code_of;
 use super::{SledEngine, corrupt, decode, encode, keys};
 use crate::store::export::{
-    ExportRecord, ExportSink, LineExport, OutboxExport, ProviderExport, SequenceExport,
-    SettingExport,
+    EventExport, ExportRecord, ExportSink, LineExport, OutboxExport, ProviderExport,
+    SequenceExport, SettingExport,
 };
 use crate::store::{StoreError, rules};
 
@@ -77,6 +77,13 @@ impl SledEngine {
         for disclosure in self.all_disclosures() {
             sink(ExportRecord::Disclosure(disclosure?))?;
         }
+        for event in self.all_events() {
+            let event = event?;
+            sink(ExportRecord::Event(EventExport {
+                record: event.record,
+                delivery: event.delivery,
+            }))?;
+        }
         Ok(())
     }
 
@@ -97,6 +104,8 @@ impl SledEngine {
             ("mails", &self.outbox),
             ("disclosures", &self.disclosures),
             ("disclosures", &self.last_disclosures),
+            ("events", &self.events),
+            ("events", &self.event_queue),
             ("the consent document, notices or ID sequences", &self.meta),
         ]
         .into_iter()
@@ -104,10 +113,12 @@ impl SledEngine {
         .map(|(name, _)| name)
     }
 
-    fn durable_trees(&self) -> [(&'static str, &::sled::Tree); 14] {
+    fn durable_trees(&self) -> [(&'static str, &::sled::Tree); 16] {
         [
             ("applications", &self.applications),
             ("disclosures", &self.disclosures),
+            ("events", &self.events),
+            ("event_queue", &self.event_queue),
             ("last_disclosures", &self.last_disclosures),
             ("idempotency", &self.idempotency),
             ("line_applications", &self.line_applications),
@@ -179,6 +190,7 @@ impl SledEngine {
                     }
                 }
                 ExportRecord::Disclosure(d) => self.write_disclosure(&d)?,
+                ExportRecord::Event(e) => self.restore_event(e)?,
                 ExportRecord::Outbox(o) => {
                     self.outbox.insert(
                         keys::application(o.application_id),

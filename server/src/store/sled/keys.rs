@@ -72,6 +72,34 @@ pub fn parse_work(key: &[u8]) -> Option<(Timestamp, u64)> {
     Some((Timestamp::from_unix(due as i64), app))
 }
 
+/// `provider_code ++ 0x00`: the prefix of one provider's events.
+pub fn provider_prefix(code: &ProviderCode) -> Vec<u8> {
+    let mut key = code.as_str().as_bytes().to_vec();
+    key.push(0);
+    key
+}
+
+/// `provider_code ++ 0x00 ++ sequence (u64 BE)`: an event.
+pub fn event(code: &ProviderCode, sequence: u64) -> Vec<u8> {
+    let mut key = provider_prefix(code);
+    key.extend_from_slice(&sequence.to_be_bytes());
+    key
+}
+
+/// `provider_code ++ 0x00 ++ customer_id ++ 0x00 ++ sequence (u64 BE)`: an
+/// undelivered event in its line's queue for the provider.
+pub fn queued_event(code: &ProviderCode, line: &CustomerId, sequence: u64) -> Vec<u8> {
+    let mut key = provider_prefix(code);
+    key.extend_from_slice(&line_prefix(line));
+    key.extend_from_slice(&sequence.to_be_bytes());
+    key
+}
+
+/// `events/<provider_code>` in `meta`: the provider's last event sequence.
+pub fn event_sequence(code: &ProviderCode) -> String {
+    format!("events/{code}")
+}
+
 /// The last 8 bytes of a key as a big-endian u64.
 pub fn trailing_u64(key: &[u8]) -> Option<u64> {
     let start = key.len().checked_sub(8)?;

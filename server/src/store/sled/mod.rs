@@ -14,6 +14,7 @@ mod applications;
 mod audit;
 mod commit;
 mod disclosures;
+mod events;
 mod export;
 mod import;
 mod keys;
@@ -37,10 +38,11 @@ use shared::domain::{ApplicationId, CustomerId, ProviderCode, Timestamp};
 use super::export::{ExportRecord, ExportSink};
 use super::rules::{AddressLimit, SessionLimits};
 use super::{
-    ApplicationRecord, Audit, ConsentRecord, Deliver, Delivery, DisclosurePage, DisclosureRecord,
-    Engine, ImportHead, ImportReport, LineImport, LineRecord, LineSettings, LoginFailures,
-    NewApplication, NewSession, OutboxRecord, PrefixRecord, ProviderRecord, Queues, SessionRecord,
-    StoreError, SubmitError, Submitted, WorkStep,
+    ApplicationRecord, Audit, ConsentRecord, Deliver, DeliverEvent, Delivery, DisclosurePage,
+    DisclosureRecord, Engine, EventDelivery, EventRecord, ImportHead, ImportReport, LineImport,
+    LineRecord, LineSettings, LoginFailures, NewApplication, NewSession, OutboxRecord,
+    PrefixRecord, ProviderRecord, Queues, SessionRecord, StoreError, SubmitError, Submitted,
+    WorkStep,
 };
 
 /// sled's page cache for `serve` (sled's default).
@@ -94,6 +96,12 @@ pub struct SledEngine {
     disclosures: ::sled::Tree,
     /// `customer_id 0x00 provider_code` → i64 BE: when it was last given.
     last_disclosures: ::sled::Tree,
+    /// `provider_code 0x00 sequence u64 BE` → the event and its delivery
+    /// (JSON): every event for a provider (`events.rs`).
+    events: ::sled::Tree,
+    /// `provider_code 0x00 customer_id 0x00 sequence u64 BE` → empty: the
+    /// undelivered events, each line's in order.
+    event_queue: ::sled::Tree,
     /// `client_id 0x00 jti` → expiry (i64 BE): accepted client assertions.
     /// Not exported: short-lived security state.
     assertion_ids: ::sled::Tree,
@@ -114,6 +122,8 @@ pub struct SledEngine {
     /// Held while mail is delivered: one delivery pass at a time is this
     /// folder's claim on its mails.
     delivering: Arc<tokio::sync::Mutex<()>>,
+    /// Held while events are delivered: the claim on the events.
+    delivering_events: Arc<tokio::sync::Mutex<()>>,
     path: PathBuf,
 }
 
@@ -163,6 +173,8 @@ impl SledEngine {
             disclosures: tree("disclosures")?,
             last_disclosures: tree("last_disclosures")?,
             assertion_ids: tree("assertion_ids")?,
+            events: tree("events")?,
+            event_queue: tree("event_queue")?,
             login_failures: tree("login_failures")?,
             outbox: tree("outbox")?,
             commit: commit::GroupCommit::start(db, path.to_path_buf()),
@@ -170,6 +182,7 @@ impl SledEngine {
             submissions: Arc::default(),
             address_failures: Arc::default(),
             delivering: Arc::default(),
+            delivering_events: Arc::default(),
             path: path.to_path_buf(),
         })
     }
@@ -501,6 +514,45 @@ impl Engine for SledEngine {
         limit: u64,
     ) -> Result<DisclosurePage, StoreError> {
         self.disclosures_of(id, skip, limit)
+    }
+
+    async fn provider_events(
+        &self,
+        provider: &ProviderCode,
+        after: u64,
+        limit: usize,
+    ) -> Result<Vec<EventRecord>, StoreError> {
+        self.events_after(provider, after, limit)
+    }
+
+    async fn deliver_due_events(
+        &self,
+        now: Timestamp,
+        limit: usize,
+        deliver: &DeliverEvent,
+    ) -> Result<usize, StoreError> {
+        // One process owns the folder: one pass at a time claims its events.
+        let _claim = self.delivering_events.lock().await;
+        let due = self.blocking(move |e| e.due_events(now, limit)).await?;
+        let tried = due.len();
+        let outcomes = futures_util::future::join_all(due.into_iter().map(|event| {
+            let attempt = deliver(event.record.clone(), event.delivery);
+            async move { (event.record, attempt.await) }
+        }))
+        .await;
+        if !outcomes.is_empty() {
+            self.blocking(move |e| e.record_deliveries_sync(&outcomes))
+                .await?;
+        }
+        Ok(tried)
+    }
+
+    async fn next_event_due(&self) -> Result<Option<Timestamp>, StoreError> {
+        self.blocking(|e| e.next_event()).await
+    }
+
+    async fn undelivered_events(&self) -> Result<Vec<(EventRecord, EventDelivery)>, StoreError> {
+        self.blocking(|e| e.undelivered()).await
     }
 
     async fn export_records(&self, sink: &mut ExportSink<'_>) -> Result<(), StoreError> {
