@@ -6,6 +6,7 @@
 mod access;
 mod applications;
 mod connections;
+mod events;
 mod export;
 mod health;
 mod helpers;

@@ -13,18 +13,24 @@ use crate::helpers::{LINE_A, LINE_B, TestApp, spawn_app, spawn_app_with};
 
 /// A provider as its own engineers would write it: a key pair, a client
 /// ID, and an HTTP client.
-struct TestProvider {
+pub struct TestProvider {
     client_id: String,
     key: ES256KeyPair,
     http: reqwest::Client,
+    /// Where its events go.
+    pub webhook_url: String,
 }
 
+/// The webhook secret every test provider registers.
+pub const WEBHOOK_SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+
 impl TestProvider {
-    fn new(client_id: &str) -> Self {
+    pub fn new(client_id: &str) -> Self {
         Self {
             client_id: client_id.into(),
             key: ES256KeyPair::generate().with_key_id("k1"),
             http: reqwest::Client::new(),
+            webhook_url: "https://events.example.jp/kaisen".into(),
         }
     }
 
@@ -36,12 +42,12 @@ impl TestProvider {
         }]})
     }
 
-    fn api(&self) -> Value {
+    pub fn api(&self) -> Value {
         json!({
             "client_id": self.client_id,
             "jwks": self.jwks(),
-            "webhook_url": "https://events.example.jp/kaisen",
-            "webhook_secret": "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+            "webhook_url": self.webhook_url,
+            "webhook_secret": WEBHOOK_SECRET,
         })
     }
 
@@ -74,7 +80,7 @@ impl TestProvider {
         (status, reply.json().await.expect("JSON"))
     }
 
-    async fn token(&self, app: &TestApp) -> String {
+    pub async fn token(&self, app: &TestApp) -> String {
         let assertion = self.assertion_for(&app.url("/provider/v1/token"), 300);
         let (status, body) = self.token_reply(app, &assertion).await;
         assert_eq!(status, StatusCode::OK, "{body}");
@@ -86,7 +92,7 @@ impl TestProvider {
     }
 
     /// A lookup's status, `WWW-Authenticate`/`Retry-After`, and body bytes.
-    async fn lookup(
+    pub async fn lookup(
         &self,
         app: &TestApp,
         token: &str,
@@ -114,14 +120,14 @@ impl TestProvider {
     }
 }
 
-fn rfc3339(unix: i64) -> String {
+pub fn rfc3339(unix: i64) -> String {
     time::OffsetDateTime::from_unix_timestamp(unix)
         .expect("a time")
         .format(&time::format_description::well_known::Rfc3339)
         .expect("formatted")
 }
 
-fn now() -> i64 {
+pub fn now() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .expect("after 1970")
