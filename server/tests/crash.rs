@@ -40,6 +40,7 @@ mod crash {
     pub mod clients;
     pub mod fixture;
     pub mod mail;
+    pub mod provider;
     pub mod run;
     pub mod server;
 }
@@ -507,6 +508,154 @@ async fn sigterm_with_submissions_in_flight_exits_0_having_answered_all_it_store
         counts.created > 0,
         "the run must submit applications to prove anything"
     );
+}
+
+/// Kill cycles of the provider crash test.
+const PROVIDER_CYCLES: usize = 8;
+/// Concurrent lookup tasks in the provider crash test.
+const LOOKUP_TASKS: usize = 4;
+
+/// Every provider registered for the provider API, a provider looking lines
+/// up and a webhook listener failing one request in ten, while subscribers
+/// change settings and the server is killed at random or just after it
+/// delivered an event: after each kill, every disclosure answered is
+/// recorded and every event belongs to a completed change, one per change,
+/// numbered without gaps; at the end, every event was delivered, each
+/// line's in order.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigkill_during_lookups_and_deliveries_answers_nothing_unrecorded_and_loses_no_event() {
+    provider_run(Engine::Sled).await;
+}
+
+/// [`sigkill_during_lookups_and_deliveries_answers_nothing_unrecorded_and_loses_no_event`]
+/// on PostgreSQL.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_postgres_sigkill_during_lookups_and_deliveries_loses_no_disclosure_or_event() {
+    provider_run(Engine::postgres().await).await;
+}
+
+async fn provider_run(engine: Engine) {
+    use crash::provider::{Provider, Webhooks};
+    let cycles = env_number("KAISEN_CRASH_CYCLES").unwrap_or(PROVIDER_CYCLES as u64) as usize;
+    let seed = env_number("KAISEN_CRASH_SEED").unwrap_or_else(rand::random);
+    println!("provider crash test: {cycles} cycles, seed {seed} (KAISEN_CRASH_SEED to repeat)");
+    let mut workspace = engine.workspace();
+    let binary = &workspace.install_binary(Path::new(env!("CARGO_BIN_EXE_kaisen")));
+    workspace.import(binary);
+    let (hooks, webhook_url) = Webhooks::start().await;
+    let provider = Arc::new(Provider::new());
+    provider.register(binary, &workspace, &webhook_url);
+    let ledger = SharedLedger::default();
+    let mut rng = StdRng::seed_from_u64(seed);
+    let mut dealt = deal_lines(LINES, TASKS);
+    let mut consent_hash = String::new();
+    let flags = ["--provider-rate", "100000", "--provider-burst", "100000"];
+    for cycle in 0..cycles {
+        let (mut server, shared) = start_cycle(
+            binary,
+            &workspace,
+            &flags,
+            &mut dealt,
+            &ledger,
+            &mut consent_hash,
+        )
+        .await;
+        let log_offset = file_len(&workspace.log);
+        let tasks = spawn_clients(&mut dealt, &shared, seed, cycle);
+        let lookups: Vec<_> = (0..LOOKUP_TASKS)
+            .map(|_| provider.spawn_lookups(&server.base, shared.stop.clone()))
+            .collect();
+        if cycle % 2 == 1 {
+            wait_for_log(&workspace.log, log_offset, "event delivered", WORK_WAIT).await;
+            tokio::time::sleep(Duration::from_millis(rng.random_range(0..=20))).await;
+        } else {
+            tokio::time::sleep(Duration::from_millis(rng.random_range(500..=2500))).await;
+        }
+        server.kill();
+        shared.stop.store(true, Ordering::SeqCst);
+        for task in tasks {
+            dealt.push(task.await.expect("a client task does not panic"));
+        }
+        for lookup in lookups {
+            lookup.await.expect("the lookups do not panic");
+        }
+        drop(server);
+        let (snapshot, _) = read_provider_side(&engine, &workspace, cycle).await;
+        let problems = snapshot.problems(&provider, &hooks, false);
+        println!(
+            "provider crash test: kill {}: {} events, {} undelivered, {} disclosures answered",
+            cycle + 1,
+            snapshot.events(),
+            snapshot.undelivered(),
+            provider.answered.lock().expect("not poisoned").len()
+        );
+        fail_on(
+            &mut workspace,
+            &format!("after kill {}", cycle + 1),
+            &problems,
+            &ledger,
+        );
+    }
+
+    // The end: run until all work is done and every event delivered (a
+    // failed delivery waits 5 s, then 10 s, …), then check in full.
+    let mut last = None;
+    for attempt in 0..10 {
+        let mut server = ServerProcess::start_with(binary, &workspace, WORK_DELAY, &flags).await;
+        tokio::time::sleep(Duration::from_secs(6)).await;
+        server.kill();
+        drop(server);
+        let (snapshot, work) = read_provider_side(&engine, &workspace, cycles + attempt).await;
+        let done = work == 0 && snapshot.undelivered() == 0;
+        last = Some(snapshot);
+        if done {
+            break;
+        }
+    }
+    let snapshot = last.expect("read at least once");
+    assert_eq!(
+        snapshot.undelivered(),
+        0,
+        "every event delivered within 10 runs"
+    );
+    let problems = snapshot.problems(&provider, &hooks, true);
+    fail_on(&mut workspace, "at the end", &problems, &ledger);
+    println!(
+        "provider crash test: {} events, all delivered; {} disclosures answered, all recorded",
+        snapshot.events(),
+        provider.answered.lock().expect("not poisoned").len()
+    );
+    assert!(
+        snapshot.events() > 0 && !provider.answered.lock().expect("not poisoned").is_empty(),
+        "the run must make events and disclosures to prove anything"
+    );
+}
+
+/// Reads what the provider checks need of the stopped server's database (on
+/// sled, of a copy made for kill `cycle`), and how many steps of work wait.
+async fn read_provider_side(
+    engine: &Engine,
+    workspace: &Workspace,
+    cycle: usize,
+) -> (crash::provider::Snapshot, usize) {
+    let location = match engine {
+        Engine::Sled => {
+            let snapshot = workspace.snapshot(cycle);
+            fixture::copy_tree(&workspace.db, &snapshot);
+            Location::Sled(snapshot)
+        }
+        Engine::Postgres(_) => engine.location(workspace),
+    };
+    let store = kaisen::store::Store::open(&location, kaisen::store::Purpose::Serve)
+        .await
+        .expect("the database opens after the kill");
+    let snapshot = crash::provider::Snapshot::read(&store).await;
+    let work = store.audit().await.expect("read").work.len();
+    drop(store);
+    if let Location::Sled(copy) = &location {
+        let _ = std::fs::remove_dir_all(copy);
+    }
+    (snapshot, work)
 }
 
 /// Waits until every line's applications are completed and every one that
