@@ -3,8 +3,9 @@
 //! tokens issued for them) and how it is told of changes (`webhook`:
 //! Standard Webhooks signing and delivery). The routes, the store and the
 //! worker use them; nothing in them touches the database. `api` is the
-//! routes under `/provider/v1`, on the store.
+//! routes under `/provider/v1`, on the store; `openapi` their contract.
 
 pub mod api;
 pub mod auth;
+pub mod openapi;
 pub mod webhook;
