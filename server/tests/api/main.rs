@@ -15,6 +15,7 @@ mod lockout;
 mod login_limits;
 mod mail;
 mod provider;
+mod provider_example;
 mod provider_openapi;
 mod providers;
 mod session;
