@@ -17,8 +17,8 @@ use shared::api::DisclosureReason;
 use shared::domain::{CustomerId, ProviderCode, Setting, Timestamp};
 
 use super::auth::{
-    AccessClaims, Clients, InvalidToken, OAuthError, RegisteredClient, TokenKey, jwks_fingerprint,
-    verify_access_token,
+    AccessClaims, Clients, ErrorCode, ErrorResponse, InvalidToken, OAuthError, RegisteredClient,
+    TokenKey, jwks_fingerprint, verify_access_token,
 };
 use crate::state::{AppState, now};
 use crate::store::{DisclosureRecord, LookupRecord, Store, StoreError};
@@ -44,6 +44,10 @@ pub fn provider_limits(rate: u32, burst: u32) -> ProviderLimits {
 /// Every `/provider/v1` route, with a JSON 404 for the rest.
 pub fn router() -> axum::Router<AppState> {
     axum::Router::new()
+        .route(
+            "/openapi.json",
+            axum::routing::get(super::openapi::get_openapi),
+        )
         .route("/token", axum::routing::post(issue_token))
         .route(
             "/line-info/retrieve",
@@ -99,6 +103,17 @@ async fn token_key(state: &AppState) -> Result<&TokenKey, StoreError> {
 
 /// `POST /provider/v1/token`: client credentials with a `private_key_jwt`
 /// assertion (RFC 7523), answered with a five-minute access token.
+#[utoipa::path(
+    post,
+    path = "/token",
+    tag = "authentication",
+    summary = "Issue an access token",
+    description = "OAuth 2.0 client credentials, the client authenticated by a \
+        `private_key_jwt` assertion (RFC 7523): see `TokenForm` for its claims. \
+        Every answer carries `Cache-Control: no-store` and `Pragma: no-cache`.",
+    request_body(content = super::openapi::TokenForm, content_type = "application/x-www-form-urlencoded"),
+    responses(super::openapi::TokenAnswers),
+)]
 async fn issue_token(State(state): State<AppState>, body: axum::body::Bytes) -> Response {
     let form: Vec<(String, String)> = url::form_urlencoded::parse(&body).into_owned().collect();
     let key = match token_key(&state).await {
@@ -168,32 +183,39 @@ fn still_registered(api: &crate::store::ProviderApi, claims: &AccessClaims) -> b
 }
 
 /// `POST /provider/v1/line-info/retrieve`'s body.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LookupRequest {
     /// The address the connection came from.
+    #[schema(format = "ipv6", examples("2001:db8:1234:5600::1"))]
     pub ipv6_address: String,
-    /// The connection's time (RFC 3339), by default now.
+    /// The connection's time (RFC 3339), by default now; at most 24 hours
+    /// ago and at most 60 seconds ahead.
+    #[schema(format = DateTime, examples("2026-12-01T09:30:00+09:00"))]
     pub at: Option<String>,
 }
 
 /// The answer: the customer ID only for a line set to 「通知する」 for this
 /// provider; one and the same `{"notify": false}` for every other case.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 #[serde(untagged)]
 pub enum LookupAnswer {
     /// 「通知する」: the customer ID, and the disclosure's ID.
     Notify {
         /// Always true.
+        #[schema(schema_with = super::openapi::notify_true)]
         notify: bool,
         /// The line's customer ID.
+        #[schema(value_type = String, pattern = "^CAF[0-9]{10}$", examples("CAF0000000001"))]
         customer_id: CustomerId,
         /// The disclosure's ID, as logged.
+        #[schema(format = "uuid", examples("019ad0f2-6b1c-7c3e-9a4b-5d6e7f809a1b"))]
         disclosure_id: String,
     },
     /// Anything else.
     No {
         /// Always false.
+        #[schema(schema_with = super::openapi::notify_false)]
         notify: bool,
     },
 }
@@ -201,6 +223,17 @@ pub enum LookupAnswer {
 /// `POST /provider/v1/line-info/retrieve`: which line an address was
 /// (SPEC §8). The disclosure is recorded durably before the customer ID
 /// is answered.
+#[utoipa::path(
+    post,
+    path = "/line-info/retrieve",
+    tag = "lines",
+    summary = "Which line an address was",
+    description = "The line whose prefix held `ipv6_address` at `at`, with the setting \
+        in force now: a revocation stops disclosure at once, also for earlier connections.",
+    request_body = LookupRequest,
+    responses(super::openapi::LookupAnswers),
+    security(("bearer" = [])),
+)]
 async fn retrieve_line_info(
     State(state): State<AppState>,
     provider: Provider,
@@ -302,10 +335,10 @@ impl IntoResponse for ProviderApiError {
                 let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
                 let mut response = (
                     StatusCode::TOO_MANY_REQUESTS,
-                    Json(serde_json::json!({
-                        "error": "rate_limited",
-                        "error_description": "Too many requests; retry after the time in Retry-After.",
-                    })),
+                    Json(ErrorResponse::new(
+                        ErrorCode::RateLimited,
+                        "Too many requests; retry after the time in Retry-After.",
+                    )),
                 )
                     .into_response();
                 response

@@ -22,7 +22,7 @@ mod token;
 #[cfg(test)]
 mod tests;
 
-pub use error::{ClientRejection, OAuthError};
+pub use error::{ClientRejection, ErrorCode, ErrorResponse, OAuthError};
 pub use grant::{
     CLIENT_ASSERTION_TYPE, Clients, MAX_ASSERTION_LIFETIME_SECS, MAX_CLOCK_SKEW_SECS,
     RegisteredClient, TokenResponse, grant,

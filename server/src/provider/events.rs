@@ -14,11 +14,12 @@ use axum::Json;
 use axum::extract::{Query, State};
 use serde::{Deserialize, Serialize};
 use shared::domain::{ApplicationId, CustomerId, ProviderCode, Timestamp};
+use utoipa::{IntoParams, ToSchema};
 
 use super::api::{Provider, ProviderApiError};
 use super::webhook::{Sender, WebhookSecret, retry_delay};
 use crate::state::{AppState, now};
-use crate::store::{Catalogue, EventDelivery, EventRecord, StoreError};
+use crate::store::{Catalogue, EventDelivery, EventKind, EventRecord, StoreError};
 
 /// Events a pull answers at most.
 pub const PAGE: usize = 100;
@@ -30,31 +31,41 @@ const PASS: usize = 16;
 /// The longest the worker sleeps without looking for due events.
 const MAX_SLEEP: Duration = Duration::from_secs(30);
 
-/// An event as the provider receives it, POSTed or pulled.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+/// An event as the provider receives it, POSTed to its webhook (signed as
+/// the Standard Webhooks specification says) or pulled.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
 pub struct EventBody {
-    /// The event's ID, also its `webhook-id`: the same at every attempt.
+    /// The event's ID, also its `webhook-id`: the same at every attempt
+    /// and in the pull, for the provider to de-duplicate by.
+    #[schema(format = "uuid", examples("019ad0f2-6b1c-7c3e-9a4b-5d6e7f809a1b"))]
     pub id: String,
-    /// `notification.granted` or `notification.revoked`.
+    /// `notification.granted`: the line was set to 「通知する」 (the event
+    /// is a disclosure); `notification.revoked`: set to 「通知しない」, so
+    /// delete the customer ID.
     #[serde(rename = "type")]
-    pub kind: &'static str,
+    pub kind: EventKind,
     /// When the change was done (RFC 3339, Japan's offset).
+    #[schema(format = DateTime, examples("2026-12-01T09:30:00+09:00"))]
     pub timestamp: String,
     /// What changed.
     pub data: EventData,
 }
 
 /// What an event is about.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
 pub struct EventData {
     /// The line's customer ID.
+    #[schema(value_type = String, pattern = "^CAF[0-9]{10}$", examples("CAF0000000001"))]
     pub customer_id: CustomerId,
-    /// The provider's code.
+    /// The provider's code (yours).
+    #[schema(value_type = String, examples("W0001"))]
     pub provider: ProviderCode,
-    /// The application that made the change.
+    /// The application (16 digits) that made the change.
+    #[schema(value_type = String, pattern = "^[0-9]{16}$", examples("2026120100000042"))]
     pub application_id: ApplicationId,
-    /// For `notification.granted`: the disclosure it is logged as.
+    /// For `notification.granted` only: the disclosure it is logged as.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(format = "uuid", required = false)]
     pub disclosure_id: Option<String>,
 }
 
@@ -62,7 +73,7 @@ impl From<&EventRecord> for EventBody {
     fn from(event: &EventRecord) -> Self {
         Self {
             id: event.id.clone(),
-            kind: event.kind.as_str(),
+            kind: event.kind,
             timestamp: crate::rfc3339::jst(event.at),
             data: EventData {
                 customer_id: event.customer_id.clone(),
@@ -75,24 +86,41 @@ impl From<&EventRecord> for EventBody {
 }
 
 /// `GET /provider/v1/events`'s query.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct EventsQuery {
-    /// The cursor: the `next` of the previous answer; none from the start.
+    /// The cursor: the `next` of the previous answer. Without it, the
+    /// provider's events from its first.
+    #[param(example = "42")]
     pub after: Option<String>,
 }
 
 /// A page of a provider's events, and the cursor to ask for the next.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct EventsPage {
-    /// Up to [`PAGE`] events, oldest first.
+    /// Up to 100 events, oldest first: the provider's own only, in the
+    /// order of the changes.
     pub events: Vec<EventBody>,
-    /// The cursor after the last of them (`after` again when there are
-    /// none: ask again later with it).
+    /// The cursor after the last of them; `after` again when there are
+    /// none (ask again later with it). Opaque: pass it back as it is.
+    #[schema(examples("43"))]
     pub next: String,
 }
 
 /// `GET /provider/v1/events?after=<cursor>`: the provider's own events
 /// after the cursor, in order.
+#[utoipa::path(
+    get,
+    path = "/events",
+    tag = "events",
+    summary = "The provider's events after a cursor",
+    description = "The same events the webhook receives, kept for good, in the order of the \
+        changes: pull them to catch up after downtime, or instead of the webhook. A page has \
+        at most 100; ask again with `next` until `events` is empty.",
+    params(EventsQuery),
+    responses(super::openapi::EventsAnswers),
+    security(("bearer" = [])),
+)]
 pub async fn list_events(
     State(state): State<AppState>,
     provider: Provider,

@@ -4,9 +4,10 @@
 //! Standard Webhooks signing and delivery). The routes, the store and the
 //! worker use them; nothing in them touches the database. `api` is the
 //! routes under `/provider/v1`, on the store; `events` the events' pull and
-//! their delivery worker.
+//! their delivery worker; `openapi` their contract.
 
 pub mod api;
 pub mod auth;
 pub mod events;
+pub mod openapi;
 pub mod webhook;

@@ -253,7 +253,7 @@ pub struct DisclosureRecord {
 }
 
 /// What an event tells a provider (SPEC §8, "Events").
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub enum EventKind {
     /// The line was set to 「通知する」: the event carries its customer ID,
     /// and is a disclosure.

@@ -16,6 +16,8 @@ mod lockout;
 mod login_limits;
 mod mail;
 mod provider;
+mod provider_example;
+mod provider_openapi;
 mod providers;
 mod session;
 mod static_files;

@@ -3,13 +3,57 @@
 use axum::Json;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use serde_json::json;
+use serde::Serialize;
 
 use crate::store::StoreError;
 
 /// The one description every failed client authentication gets: the reason
 /// is logged, never told (it would help whoever is guessing).
 const CLIENT_AUTHENTICATION_FAILED: &str = "Client authentication failed.";
+
+/// The body of every refusal of the provider API: an RFC 6749 §5.2 error
+/// response, whose codes RFC 6750 §3 extends for bearer tokens.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[schema(examples(json!({"error": "invalid_client", "error_description": "Client authentication failed."})))]
+pub struct ErrorResponse {
+    /// What was refused, as a code.
+    pub error: ErrorCode,
+    /// The reason in English, for the provider's engineers (never the
+    /// reason a client authentication failed).
+    pub error_description: String,
+}
+
+impl ErrorResponse {
+    /// The body of `error`, described.
+    pub fn new(error: ErrorCode, description: impl Into<String>) -> Self {
+        Self {
+            error,
+            error_description: description.into(),
+        }
+    }
+}
+
+/// The provider API's error codes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    /// 400: a parameter or the body is missing, repeated or malformed
+    /// (RFC 6749 §5.2, RFC 6750 §3.1).
+    InvalidRequest,
+    /// 400: a `grant_type` other than `client_credentials`.
+    UnsupportedGrantType,
+    /// 401: the client's authentication failed (RFC 6749 §5.2).
+    InvalidClient,
+    /// 401: the access token is missing, malformed, altered or expired
+    /// (RFC 6750 §3.1).
+    InvalidToken,
+    /// 429: beyond the provider's rate; `Retry-After` says when to retry.
+    RateLimited,
+    /// 503: the service is busy; `Retry-After` says when to retry.
+    TemporarilyUnavailable,
+    /// 500: an internal error.
+    ServerError,
+}
 
 /// Why the token endpoint refused a request.
 #[derive(Debug, thiserror::Error)]
@@ -117,24 +161,24 @@ impl IntoResponse for OAuthError {
         let (status, error, description) = match &self {
             Self::InvalidRequest(description) => (
                 StatusCode::BAD_REQUEST,
-                "invalid_request",
+                ErrorCode::InvalidRequest,
                 description.as_str(),
             ),
             Self::UnsupportedGrantType => (
                 StatusCode::BAD_REQUEST,
-                "unsupported_grant_type",
+                ErrorCode::UnsupportedGrantType,
                 "Only grant_type=client_credentials is supported.",
             ),
             Self::InvalidClient(_) => (
                 StatusCode::UNAUTHORIZED,
-                "invalid_client",
+                ErrorCode::InvalidClient,
                 CLIENT_AUTHENTICATION_FAILED,
             ),
             Self::Store(StoreError::Unavailable(detail)) => {
                 tracing::warn!(%detail, "the database is unavailable");
                 let mut response = oauth_body(
                     StatusCode::SERVICE_UNAVAILABLE,
-                    "temporarily_unavailable",
+                    ErrorCode::TemporarilyUnavailable,
                     "The service is busy; try again in a moment.",
                 );
                 response
@@ -146,7 +190,7 @@ impl IntoResponse for OAuthError {
                 tracing::error!(%cause, "token endpoint: store failure");
                 (
                     StatusCode::INTERNAL_SERVER_ERROR,
-                    "server_error",
+                    ErrorCode::ServerError,
                     "An internal error occurred.",
                 )
             }
@@ -154,7 +198,7 @@ impl IntoResponse for OAuthError {
                 tracing::error!(%cause, "token endpoint: internal error");
                 (
                     StatusCode::INTERNAL_SERVER_ERROR,
-                    "server_error",
+                    ErrorCode::ServerError,
                     "An internal error occurred.",
                 )
             }
@@ -164,8 +208,8 @@ impl IntoResponse for OAuthError {
 }
 
 /// An RFC 6749 §5.2 error body, never cached.
-fn oauth_body(status: StatusCode, error: &str, description: &str) -> Response {
-    let body = json!({ "error": error, "error_description": description });
+fn oauth_body(status: StatusCode, error: ErrorCode, description: &str) -> Response {
+    let body = ErrorResponse::new(error, description);
     (status, no_store(), Json(body)).into_response()
 }
 

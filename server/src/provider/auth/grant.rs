@@ -56,13 +56,15 @@ pub struct RegisteredClient {
 
 /// A successful token response (RFC 6749 §5.1). As a response it is 200
 /// JSON with `Cache-Control: no-store`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct TokenResponse {
-    /// The access token.
+    /// The access token: a bearer token for the other operations.
     pub access_token: String,
     /// Always `Bearer`.
+    #[schema(examples("Bearer"))]
     pub token_type: String,
     /// Seconds it is good for: 300.
+    #[schema(examples(300))]
     pub expires_in: i64,
 }
 

@@ -8,8 +8,9 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
-use serde_json::json;
 use shared::domain::{ProviderCode, Timestamp};
+
+use super::error::{ErrorCode, ErrorResponse};
 
 /// An access token is good for this long (SPEC §8: `expires_in: 300`).
 pub const ACCESS_TOKEN_LIFETIME_SECS: i64 = 300;
@@ -79,10 +80,10 @@ pub enum InvalidToken {
 
 impl IntoResponse for InvalidToken {
     fn into_response(self) -> Response {
-        let body = json!({
-            "error": "invalid_token",
-            "error_description": "The access token is invalid or has expired.",
-        });
+        let body = ErrorResponse::new(
+            ErrorCode::InvalidToken,
+            "The access token is invalid or has expired.",
+        );
         (
             StatusCode::UNAUTHORIZED,
             [
