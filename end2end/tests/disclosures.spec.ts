@@ -99,6 +99,18 @@ test('flow A: S4 and S6 show the 利用目的 of the providers being changed, al
   await page.reload();
   await expectScreen(page, heading.confirm);
   await expectPurposes(page, chosen);
+
+  // A draft saved by a client from before the draft carried purposes
+  // (they were kept beside it) still loads: the step stays, its purposes
+  // unknown.
+  await page.evaluate(() => {
+    const draft = JSON.parse(sessionStorage.getItem('kaisen.draft')!);
+    for (const p of draft.providers) delete p.purpose;
+    sessionStorage.setItem('kaisen.draft', JSON.stringify(draft));
+  });
+  await page.reload();
+  await expectScreen(page, heading.confirm);
+  for (const p of chosen) await expect(await cellOf(page, p, '利用目的')).toHaveText(noPurpose);
 });
 
 test('flow B: S4 and S6 show the 利用目的 of the providers ticked on S3’s pages', async ({ page }) => {
