@@ -33,13 +33,16 @@ export function purposeOf(p: Provider): string {
 }
 
 /**
- * Line number `n` (1–44): `CAF10000000nn`, key `E2e-Key-nn`. Lines 5 and
+ * Line number `n` (1–45): `CAF10000000nn`, key `E2e-Key-nn`. Lines 5 and
  * 31–33 notify no provider; every other line notifies P0001–P0003 (初期設定,
- * 2025/04/01). Each test has its own line:
+ * 2025/04/01). Line 45 alone has an IPv6 prefix (the file's `prefixes`), and
+ * P0001 alone is registered for the provider API (its key in fixtures/).
+ * Each test has its own line:
  * flow-a 1, 2, 3, 23 · flow-b 4, 5, 6 · consent-refused 7, 8 ·
  * applicant-errors 9–12 · reload 13–16, 22 · print 17 · logout 18–20, 38, 40 ·
  * history 21 · accessibility 24, 31 · widths 25, 32 · keyboard 26, 27 ·
- * forms 28, 30 · readme-screenshots 29 · tls 39 · disclosures 41–44 · free 33.
+ * forms 28, 30 · readme-screenshots 29 · tls 39 · disclosures 41–44 ·
+ * provider-lookup 45 · free 33.
  * session-timeout uses line 1 on its own server (servers.ts), the
  * kaisen.test and tls projects run flow-a and logout again on theirs, and
  * other-engines.sh uses lines 34–37 on another, each with its own database.
@@ -119,6 +122,27 @@ export async function openDetail(page: Page): Promise<void> {
 /** The table row of a provider (S2, S3, S6, S7), found by its name. */
 export function providerRow(page: Page, p: Pick<Provider, 'name'>): Locator {
   return page.getByRole('row').filter({ has: page.getByRole('cell', { name: p.name, exact: true }) });
+}
+
+/** The cell of `column` (its header's text) in the row of `p` on the screen's table. */
+export async function cellOf(page: Page, p: Pick<Provider, 'name'>, column: string): Promise<Locator> {
+  const headers = await page.getByRole('columnheader').allInnerTexts();
+  const index = headers.map((h) => h.trim()).indexOf(column);
+  expect(index, `a column 「${column}」`).toBeGreaterThanOrEqual(0);
+  return providerRow(page, p).getByRole('cell').nth(index);
+}
+
+/** The data rows of the screen's table (not its header row). */
+export function dataRows(page: Page): Locator {
+  return page.getByRole('row').filter({ has: page.getByRole('cell') });
+}
+
+/** `YYYY/MM/DD HH:MM:SS` in Japan, as the portal shows times (S2's
+ * 最終通知日時, S7, S9), of `secs` unix seconds. */
+export function jst(secs: number): string {
+  const d = new Date((secs + 9 * 3600) * 1000);
+  const two = (n: number) => String(n).padStart(2, '0');
+  return `${d.getUTCFullYear()}/${two(d.getUTCMonth() + 1)}/${two(d.getUTCDate())} ${two(d.getUTCHours())}:${two(d.getUTCMinutes())}:${two(d.getUTCSeconds())}`;
 }
 
 /** The checkbox of a provider on S2 or S3, labelled with its name. */

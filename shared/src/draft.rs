@@ -7,7 +7,8 @@ use serde::{Deserialize, Serialize};
 use crate::api::SubmitApplication;
 use crate::domain::{Applicant, ApplicantForm, ApplicationId, ProviderCode, Setting};
 
-/// A provider chosen on S2 or S3, with the names to show on later steps.
+/// A provider chosen on S2 or S3, with what later steps show of it (S4 and
+/// S6 list each one's 利用目的).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ProviderChoice {
     /// The provider's code.
@@ -16,6 +17,10 @@ pub struct ProviderChoice {
     pub service_name: String,
     /// サービス提供者名
     pub provider_name: String,
+    /// 利用目的, if the provider stated one. A draft saved in the tab by a
+    /// client from before the field has none: it loads, the purpose unknown.
+    #[serde(default)]
+    pub purpose: Option<String>,
 }
 
 /// The consent document agreed to on S4.
@@ -155,6 +160,7 @@ mod tests {
             code: ProviderCode::parse("W0001").unwrap(),
             service_name: "IP電話".into(),
             provider_name: "西日本テレコム株式会社".into(),
+            purpose: Some("IP電話サービスのご契約者さまの確認のため".into()),
         }
     }
 
@@ -234,6 +240,28 @@ mod tests {
             idempotency_key(std::array::from_fn(|i| i as u8 * 17)),
             "00112233-4455-4677-8899-aabbccddeeff"
         );
+    }
+
+    #[test]
+    fn a_draft_saved_before_choices_carried_their_purpose_still_loads() {
+        let saved = r#"{"setting":"do_not_notify","providers":[{"code":"W0001","service_name":"IP電話","provider_name":"西日本テレコム株式会社"}],"consent":null,"form":{"name":"","phone":"","email":"","wants_mail":null},"applicant":null,"idempotency_key":null,"submitted":null}"#;
+        let d: ApplicationDraft = serde_json::from_str(saved).unwrap();
+        assert_eq!(
+            d.providers,
+            [ProviderChoice {
+                purpose: None,
+                ..provider()
+            }]
+        );
+        assert_eq!(d.furthest_step(), Some(Step::Consent));
+    }
+
+    #[test]
+    fn a_choice_keeps_its_purpose_through_the_saved_draft() {
+        let d = ApplicationDraft::start(Setting::Notify, vec![provider()]);
+        let restored: ApplicationDraft =
+            serde_json::from_str(&serde_json::to_string(&d).unwrap()).unwrap();
+        assert_eq!(restored, d);
     }
 
     #[test]

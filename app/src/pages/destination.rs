@@ -16,7 +16,7 @@ use crate::components::{
     ErrorSummary, Pager, PagingStatus, PurposeCell, SelectCell, SettingCell, Shell, SummaryItem,
     use_error_handler, use_paging,
 };
-use crate::portal::{Chosen, Portal};
+use crate::portal::Portal;
 
 /// S3 回線情報通知「通知」設定登録.
 #[component]
@@ -114,27 +114,21 @@ fn ProviderLine(
     row: ProviderRow,
 ) -> impl IntoView {
     let portal = expect_context::<Portal>();
-    let chosen = Chosen {
-        choice: ProviderChoice {
-            code: row.code.clone(),
-            service_name: row.service_name.clone(),
-            provider_name: row.name.clone(),
-        },
+    let chosen = ProviderChoice {
+        code: row.code.clone(),
+        service_name: row.service_name.clone(),
+        provider_name: row.name.clone(),
         purpose: row.purpose.clone(),
     };
     let code = row.code.clone();
     let id = format!("add-{}", row.code);
     let is_checked = {
         let code = code.clone();
-        move || {
-            portal
-                .selection
-                .with(|s| s.iter().any(|c| c.choice.code == code))
-        }
+        move || portal.selection.with(|s| s.iter().any(|c| c.code == code))
     };
     let toggle = move |on: bool| {
         portal.selection.update(|s| {
-            s.retain(|c| c.choice.code != code);
+            s.retain(|c| c.code != code);
             if on {
                 s.push(chosen.clone());
             }

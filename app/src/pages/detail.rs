@@ -15,7 +15,7 @@ use crate::api;
 use crate::components::{
     ErrorSummary, PurposeCell, SelectCell, SettingCell, Shell, SummaryItem, use_error_handler,
 };
-use crate::portal::{Chosen, Portal};
+use crate::portal::Portal;
 
 /// S2 回線情報通知 ご利用状況詳細.
 #[component]
@@ -34,15 +34,13 @@ pub fn NotificationDetail() -> impl IntoView {
             let Some(Ok(rows)) = rows.get_untracked() else {
                 return;
             };
-            let chosen: Vec<Chosen> = checked.with_untracked(|c| {
+            let chosen: Vec<ProviderChoice> = checked.with_untracked(|c| {
                 rows.iter()
                     .filter(|r| !r.pending && c.contains(&r.provider))
-                    .map(|r| Chosen {
-                        choice: ProviderChoice {
-                            code: r.provider.clone(),
-                            service_name: r.service_name.clone(),
-                            provider_name: r.provider_name.clone(),
-                        },
+                    .map(|r| ProviderChoice {
+                        code: r.provider.clone(),
+                        service_name: r.service_name.clone(),
+                        provider_name: r.provider_name.clone(),
                         purpose: r.purpose.clone(),
                     })
                     .collect()

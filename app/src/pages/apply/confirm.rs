@@ -86,10 +86,7 @@ pub fn ConfirmStep() -> impl IntoView {
             setting: draft.setting,
         })
         .collect();
-    let purposes = changes
-        .iter()
-        .map(|c| portal.purpose_of(&c.provider))
-        .collect();
+    let purposes = draft.providers.iter().map(|p| p.purpose.clone()).collect();
 
     view! {
         <Shell

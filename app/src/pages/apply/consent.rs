@@ -34,12 +34,11 @@ pub fn ConsentStep() -> impl IntoView {
         .providers
         .into_iter()
         .map(|p| {
-            let purpose = portal.purpose_of(&p.code);
             view! {
                 <tr role="row">
                     <td role="cell" data-label="サービス名">{p.service_name}</td>
                     <td role="cell" data-label="サービス提供者名">{p.provider_name}</td>
-                    <PurposeCell purpose />
+                    <PurposeCell purpose=p.purpose />
                 </tr>
             }
         })
