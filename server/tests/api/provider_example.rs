@@ -148,3 +148,54 @@ async fn the_reference_listener_takes_the_portals_signed_event_once_and_refuses_
     );
     assert_eq!(inbox.handled(), 1);
 }
+
+#[tokio::test]
+async fn the_reference_provider_receives_a_real_change_at_its_listener_and_pulls_it() {
+    let secret = "whsec_qP83nAe0PBzaLpcv6s2J/ZhuNWVc/1CWaux74L1cbYQ=";
+    let inbox = Arc::new(example::Inbox::new(secret).expect("the demo secret"));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("a port");
+    let url = format!("http://{}/webhook", listener.local_addr().expect("bound"));
+    tokio::spawn(axum::serve(listener, example::webhook_listener(inbox.clone())).into_future());
+    let db = TestDatabase::new().await;
+    let app = spawn_app_on(&db, |c| c.demo = true).await;
+    // The demo's W0001, its webhook pointed at this test's listener.
+    app.import(json!({"providers": [{
+        "code": "W0001", "service_name": "IP電話", "name": "西日本テレコム株式会社",
+        "api": {"client_id": "demo-w0001", "webhook_url": url, "webhook_secret": secret,
+                "jwks": {"keys": [{"kty": "EC", "crv": "P-256", "kid": "w0001-2026-12",
+                    "x": "E0bh34-i0zpnP_5ssyLupq7QAxSv3JfD5Bg1rCnj57k",
+                    "y": "khRpa5yBk5rmMjWIoJwjK1BNd5DhSLOFJrILW7pjOkk", "alg": "ES256", "use": "sig"}]}},
+    }]}))
+    .await
+    .expect("re-registered");
+    let key = example::SigningKey::read(&demo_key("w0001-es256.pem"), None).expect("the key");
+    let portal = example::Portal::new(&app.address, "demo-w0001", key);
+    let token = example::access_token(&portal.token().await.expect("a token")).expect("a token");
+    let found = portal
+        .lookup(&token, "2001:db8:1234:5600::1", None)
+        .await
+        .expect("an answer");
+    assert_eq!(found["notify"], true, "{found}");
+
+    let line = app.log_in("CAF0000000001", "Demo0001").await;
+    let id = line.submit_ok("do_not_notify", &["W0001"]).await;
+    line.wait_until_completed(&id).await;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while inbox.handled() == 0 {
+        assert!(std::time::Instant::now() < deadline, "no event arrived");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(inbox.handled(), 1);
+
+    let pulled = portal.events(&token, None).await.expect("the events");
+    assert_eq!(
+        pulled["events"][0]["type"], "notification.revoked",
+        "{pulled}"
+    );
+    assert_eq!(pulled["events"][0]["data"]["application_id"], json!(id));
+    let next = pulled["next"].as_str().expect("a cursor");
+    let later = portal.events(&token, Some(next)).await.expect("the events");
+    assert_eq!(later, json!({"events": [], "next": next}));
+}
