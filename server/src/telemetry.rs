@@ -193,6 +193,9 @@ async fn render(State(state): State<AppState>) -> ([(HeaderName, &'static str); 
             metrics::gauge!("kaisen_mail_queue_depth").set(queues.mail as f64);
             metrics::gauge!("kaisen_mail_queue_oldest_age_seconds")
                 .set(queues.oldest_mail_age_secs as f64);
+            metrics::gauge!("kaisen_event_queue_depth").set(queues.events as f64);
+            metrics::gauge!("kaisen_event_queue_oldest_age_seconds")
+                .set(queues.oldest_event_age_secs as f64);
         }
         Err(error) => tracing::warn!(%error, "metrics: cannot read the queues"),
     }

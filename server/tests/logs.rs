@@ -242,6 +242,7 @@ async fn a_login_flood_leaves_every_security_event_in_the_json_log_and_the_metri
         r#"kaisen_security_events_total{event="rate_limited"}"#,
         "kaisen_work_queue_depth 0",
         "kaisen_mail_queue_depth 0",
+        "kaisen_event_queue_depth 0",
         "kaisen_hashing_slots_in_use 0",
         "kaisen_connections_open",
     ] {

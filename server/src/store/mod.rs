@@ -400,7 +400,7 @@ impl std::ops::Deref for Store {
     }
 }
 
-/// The work and mail waiting: see [`Engine::queues`].
+/// The work, mail and events waiting: see [`Engine::queues`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Queues {
     /// Steps of work queued (due or not).
@@ -411,6 +411,10 @@ pub struct Queues {
     pub mail: usize,
     /// Seconds since the work of the oldest waiting mail was completed.
     pub oldest_mail_age_secs: i64,
+    /// Events for providers not yet delivered.
+    pub events: usize,
+    /// Seconds since the oldest undelivered event's change was done.
+    pub oldest_event_age_secs: i64,
 }
 
 /// Everything [`Engine::audit`] reads, each list in key order.

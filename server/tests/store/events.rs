@@ -179,6 +179,11 @@ conformance!(
             store.next_event_due().await.expect("read"),
             Some(Timestamp::from_unix(T0 + 60))
         );
+        let queues = store
+            .queues(Timestamp::from_unix(T0 + 260))
+            .await
+            .expect("read");
+        assert_eq!((queues.events, queues.oldest_event_age_secs), (3, 200));
     }
 );
 

@@ -41,15 +41,26 @@ pub(super) async fn write_disclosure(
 }
 
 impl PgEngine {
-    /// Writes a disclosure, committed before it returns.
+    /// Writes a disclosure, committed before it returns: one statement (its
+    /// own transaction), so one round trip, not four.
     pub(super) async fn record_disclosure_tx(
         &self,
         d: &DisclosureRecord,
     ) -> Result<(), StoreError> {
-        let mut client = self.client().await?;
-        let tx = client.transaction().await?;
-        write_disclosure(&tx, d).await?;
-        tx.commit().await?;
+        let client = self.client().await?;
+        let (line, provider, at) = (d.customer_id.as_str(), d.provider.as_str(), d.at.unix());
+        let record = json("disclosures", d)?;
+        let statement = client
+            .prepare_cached(
+                "WITH inserted AS (INSERT INTO disclosures (id, customer_id, provider, at, record) \
+                 VALUES ($1, $2, $3, $4, $5)) \
+                 UPDATE settings SET last_disclosed_at = $4 \
+                 WHERE customer_id = $2 AND provider = $3 \
+                 AND (last_disclosed_at IS NULL OR last_disclosed_at < $4)",
+            )
+            .await?;
+        let params: [Param; 5] = [&d.id, &line, &provider, &at, &record];
+        client.execute(&statement, &params).await?;
         Ok(())
     }
 

@@ -100,7 +100,7 @@ impl PgEngine {
             .collect()
     }
 
-    /// How much work and mail wait, and how old the oldest is.
+    /// How much work, mail and events wait, and how old the oldest is.
     pub(super) async fn queues_at(&self, now: Timestamp) -> Result<Queues, StoreError> {
         let client = self.client().await?;
         let row = client
@@ -111,7 +111,9 @@ impl PgEngine {
                       JOIN applications a ON a.id = w.application_id), \
                    (SELECT count(*) FROM outbox), \
                    (SELECT min((a.record->>'completed_at')::bigint) FROM outbox o \
-                      JOIN applications a ON a.id = o.application_id)",
+                      JOIN applications a ON a.id = o.application_id), \
+                   (SELECT count(*) FROM events WHERE delivered_at IS NULL), \
+                   (SELECT min((record->>'at')::bigint) FROM events WHERE delivered_at IS NULL)",
                 &[],
             )
             .await?;
@@ -121,6 +123,8 @@ impl PgEngine {
             oldest_work_age_secs: age(row.get(1)),
             mail: usize::try_from(row.get::<_, i64>(2)).unwrap_or(0),
             oldest_mail_age_secs: age(row.get(3)),
+            events: usize::try_from(row.get::<_, i64>(4)).unwrap_or(0),
+            oldest_event_age_secs: age(row.get(5)),
         })
     }
 }

@@ -93,6 +93,16 @@ impl SledEngine {
             .collect())
     }
 
+    /// When the oldest undelivered event's change was done (each line's
+    /// first in line is its oldest).
+    pub(super) fn oldest_undelivered_event(&self) -> Result<Option<Timestamp>, StoreError> {
+        Ok(self
+            .queue_heads()?
+            .iter()
+            .map(|(_, event)| event.record.at)
+            .min())
+    }
+
     /// When the next event may be delivered.
     pub(super) fn next_event(&self) -> Result<Option<Timestamp>, StoreError> {
         Ok(self

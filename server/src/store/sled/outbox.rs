@@ -69,6 +69,8 @@ impl SledEngine {
             oldest_work_age_secs: age(oldest_work),
             mail: self.outbox.len(),
             oldest_mail_age_secs: age(oldest_mail),
+            events: self.event_queue.len(),
+            oldest_event_age_secs: age(self.oldest_undelivered_event()?),
         })
     }
 
