@@ -14,7 +14,7 @@ use axum::response::{IntoResponse, Response};
 use governor::clock::{Clock, DefaultClock};
 use serde::{Deserialize, Serialize};
 use shared::api::DisclosureReason;
-use shared::domain::{CustomerId, ProviderCode, Setting, Timestamp};
+use shared::domain::{CustomerId, ProviderCode, Timestamp};
 
 use super::auth::{
     AccessClaims, Clients, ErrorCode, ErrorResponse, InvalidToken, OAuthError, RegisteredClient,
@@ -263,19 +263,15 @@ async fn retrieve_line_info(
     }
     let no = Json(LookupAnswer::No { notify: false });
     let store = &state.store;
-    let Some(prefix) = store.prefix_at(address, at).await? else {
+    // The line whose prefix held the address then, with the setting in
+    // force now: a revocation stops disclosure at once, also for earlier
+    // connections.
+    let Some(prefix) = store
+        .notifying_prefix_at(address, at, &provider.code)
+        .await?
+    else {
         return Ok(no);
     };
-    // The setting in force now: a revocation stops disclosure at once,
-    // also for earlier connections.
-    let line = store.line_settings(&prefix.customer_id).await?;
-    let notify = line
-        .settings
-        .iter()
-        .any(|(code, s)| *code == provider.code && s.setting == Setting::Notify);
-    if !notify {
-        return Ok(no);
-    }
     let disclosure = DisclosureRecord {
         id: uuid::Uuid::now_v7().to_string(),
         at: answered,

@@ -264,6 +264,25 @@ pub trait Engine: Send + Sync + 'static {
         addr: std::net::Ipv6Addr,
         at: Timestamp,
     ) -> Result<Option<PrefixRecord>, StoreError>;
+    /// The assignment whose prefix held `addr` at `at`, if its line is set
+    /// to 「通知する」 for `provider` now: a lookup's question, asked in one
+    /// read where the engine can.
+    async fn notifying_prefix_at(
+        &self,
+        addr: std::net::Ipv6Addr,
+        at: Timestamp,
+        provider: &ProviderCode,
+    ) -> Result<Option<PrefixRecord>, StoreError> {
+        let Some(prefix) = self.prefix_at(addr, at).await? else {
+            return Ok(None);
+        };
+        let line = self.line_settings(&prefix.customer_id).await?;
+        let notify = line
+            .settings
+            .iter()
+            .any(|(code, s)| code == provider && s.setting == shared::domain::Setting::Notify);
+        Ok(notify.then_some(prefix))
+    }
     /// A line's prefix assignments, by prefix then start.
     async fn line_prefixes(&self, id: &CustomerId) -> Result<Vec<PrefixRecord>, StoreError>;
 

@@ -217,3 +217,41 @@ conformance!(
         assert_eq!((report.lines, report.prefixes), (1, 1));
     }
 );
+
+conformance!(
+    a_lookup_finds_the_line_only_while_it_is_set_to_notify_for_the_provider,
+    |db: crate::engines::TestDb| async move {
+        let store = db.with_fixture().await;
+        let ask = |address: &str, at: i64, provider: usize| {
+            let store = store.clone();
+            let address: Ipv6Addr = address.parse().expect("an address");
+            async move {
+                store
+                    .notifying_prefix_at(
+                        address,
+                        Timestamp::from_unix(at),
+                        &crate::engines::code(provider),
+                    )
+                    .await
+                    .expect("read")
+                    .map(|p| p.customer_id.as_str().to_owned())
+            }
+        };
+        let a = Some(LINE_A.to_owned());
+        // Line A: 「通知する」 for W0001, 「通知しない」 for W0003, nothing for W0005.
+        assert_eq!(ask("2001:db8:1234:5600::1", NOV_1, 1).await, a);
+        assert_eq!(ask("2001:db8:1234:5600::1", NOV_1, 3).await, None);
+        assert_eq!(ask("2001:db8:1234:5600::1", NOV_1, 5).await, None);
+        assert_eq!(ask("2001:db8:1234:5600::1", NOV_1 - 1, 1).await, None);
+        assert_eq!(ask("2001:db8:ffff::1", NOV_1, 1).await, None);
+        // Line B held its /56 until Nov 20.
+        assert_eq!(
+            ask("2001:db8:1234:5700::1", NOV_1 + DAY, 1).await,
+            Some(LINE_B.to_owned())
+        );
+        assert_eq!(
+            ask("2001:db8:1234:5700::1", NOV_1 + 30 * DAY, 1).await,
+            None
+        );
+    }
+);

@@ -484,6 +484,15 @@ impl Engine for PgEngine {
         self.prefix_holding(addr, at).await
     }
 
+    async fn notifying_prefix_at(
+        &self,
+        addr: std::net::Ipv6Addr,
+        at: Timestamp,
+        provider: &ProviderCode,
+    ) -> Result<Option<PrefixRecord>, StoreError> {
+        self.notifying_prefix(addr, at, provider).await
+    }
+
     async fn line_prefixes(&self, id: &CustomerId) -> Result<Vec<PrefixRecord>, StoreError> {
         self.prefixes_of(id).await
     }

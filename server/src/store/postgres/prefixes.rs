@@ -4,13 +4,21 @@
 
 use std::net::Ipv6Addr;
 
-use shared::domain::{CustomerId, Timestamp};
+use shared::domain::{CustomerId, ProviderCode, Timestamp};
 
 use super::{PgEngine, corrupt, from_text};
 use crate::store::{ImportReport, PREFIX_LENGTHS, PrefixRecord, StoreError};
 
 /// The columns [`prefix_of`] reads.
 const COLUMNS: &str = "network, from_at, until_at, customer_id";
+
+/// The keys of every prefix that may hold `addr`, one per length.
+fn candidates(addr: Ipv6Addr) -> Vec<Vec<u8>> {
+    PREFIX_LENGTHS
+        .filter_map(|len| ipnet::Ipv6Net::new(addr, len).ok())
+        .map(|net| network_key(&net.trunc()))
+        .collect()
+}
 
 /// `network ++ length`.
 fn network_key(prefix: &ipnet::Ipv6Net) -> Vec<u8> {
@@ -109,10 +117,7 @@ impl PgEngine {
         addr: Ipv6Addr,
         at: Timestamp,
     ) -> Result<Option<PrefixRecord>, StoreError> {
-        let candidates: Vec<Vec<u8>> = PREFIX_LENGTHS
-            .filter_map(|len| ipnet::Ipv6Net::new(addr, len).ok())
-            .map(|net| network_key(&net.trunc()))
-            .collect();
+        let candidates = candidates(addr);
         let client = self.client().await?;
         let statement = client
             .prepare_cached(&format!(
@@ -122,6 +127,31 @@ impl PgEngine {
             .await?;
         let row = client
             .query_opt(&statement, &[&candidates, &at.unix()])
+            .await?;
+        row.as_ref().map(prefix_of).transpose()
+    }
+
+    /// The assignment holding `addr` at `at`, if its line is set to
+    /// 「通知する」 for `provider` now: one statement.
+    pub(super) async fn notifying_prefix(
+        &self,
+        addr: Ipv6Addr,
+        at: Timestamp,
+        provider: &ProviderCode,
+    ) -> Result<Option<PrefixRecord>, StoreError> {
+        let candidates = candidates(addr);
+        let client = self.client().await?;
+        let statement = client
+            .prepare_cached(
+                "SELECT p.network, p.from_at, p.until_at, p.customer_id FROM prefixes p \
+                 JOIN settings s ON s.customer_id = p.customer_id AND s.provider = $3 \
+                 AND s.setting = 'notify' \
+                 WHERE p.network = ANY($1) AND p.from_at <= $2 \
+                 AND (p.until_at IS NULL OR p.until_at > $2) ORDER BY p.network DESC LIMIT 1",
+            )
+            .await?;
+        let row = client
+            .query_opt(&statement, &[&candidates, &at.unix(), &provider.as_str()])
             .await?;
         row.as_ref().map(prefix_of).transpose()
     }
