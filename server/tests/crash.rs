@@ -637,7 +637,7 @@ async fn read_provider_side(
     engine: &Engine,
     workspace: &Workspace,
     cycle: usize,
-) -> (crash::provider::Snapshot, usize) {
+) -> (crash::provider::ProviderSide, usize) {
     let location = match engine {
         Engine::Sled => {
             let snapshot = workspace.snapshot(cycle);
@@ -649,7 +649,7 @@ async fn read_provider_side(
     let store = kaisen::store::Store::open(&location, kaisen::store::Purpose::Serve)
         .await
         .expect("the database opens after the kill");
-    let snapshot = crash::provider::Snapshot::read(&store).await;
+    let snapshot = crash::provider::ProviderSide::read(&store).await;
     let work = store.audit().await.expect("read").work.len();
     drop(store);
     if let Location::Sled(copy) = &location {

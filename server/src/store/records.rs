@@ -265,16 +265,6 @@ pub enum EventKind {
     Revoked,
 }
 
-impl EventKind {
-    /// The event's `type`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Granted => "notification.granted",
-            Self::Revoked => "notification.revoked",
-        }
-    }
-}
-
 /// An event for a provider, written in the transaction that completed the
 /// change (an outbox), and kept for good: the provider pulls it by its
 /// sequence, and the webhook worker pushes it.

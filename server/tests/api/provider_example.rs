@@ -45,6 +45,18 @@ fn demo_jwks(dir: &Path) -> [PathBuf; 2] {
     })
 }
 
+/// The example's webhook listener for `secret`, on a free port: its inbox
+/// and its URL.
+async fn listen(secret: &str) -> (Arc<example::Inbox>, String) {
+    let inbox = Arc::new(example::Inbox::new(secret).expect("the demo secret"));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("a port");
+    let url = format!("http://{}/webhook", listener.local_addr().expect("bound"));
+    tokio::spawn(axum::serve(listener, example::webhook_listener(inbox.clone())).into_future());
+    (inbox, url)
+}
+
 #[tokio::test]
 async fn the_reference_provider_gets_tokens_for_both_demo_keys_and_finds_the_demo_line() {
     let db = TestDatabase::new().await;
@@ -97,12 +109,7 @@ async fn the_reference_provider_gets_tokens_for_both_demo_keys_and_finds_the_dem
 #[tokio::test]
 async fn the_reference_listener_takes_the_portals_signed_event_once_and_refuses_another_secret() {
     let secret = "whsec_qP83nAe0PBzaLpcv6s2J/ZhuNWVc/1CWaux74L1cbYQ=";
-    let inbox = Arc::new(example::Inbox::new(secret).expect("the demo secret"));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("a port");
-    let url = format!("http://{}/webhook", listener.local_addr().expect("bound"));
-    tokio::spawn(axum::serve(listener, example::webhook_listener(inbox.clone())).into_future());
+    let (inbox, url) = listen(secret).await;
 
     let url = url::Url::parse(&url).expect("a URL");
     let sender = Sender::new().expect("a webhook client");
@@ -152,12 +159,7 @@ async fn the_reference_listener_takes_the_portals_signed_event_once_and_refuses_
 #[tokio::test]
 async fn the_reference_provider_receives_a_real_change_at_its_listener_and_pulls_it() {
     let secret = "whsec_qP83nAe0PBzaLpcv6s2J/ZhuNWVc/1CWaux74L1cbYQ=";
-    let inbox = Arc::new(example::Inbox::new(secret).expect("the demo secret"));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("a port");
-    let url = format!("http://{}/webhook", listener.local_addr().expect("bound"));
-    tokio::spawn(axum::serve(listener, example::webhook_listener(inbox.clone())).into_future());
+    let (inbox, url) = listen(secret).await;
     let db = TestDatabase::new().await;
     let app = spawn_app_on(&db, |c| c.demo = true).await;
     // The demo's W0001, its webhook pointed at this test's listener.

@@ -173,8 +173,14 @@ impl Workspace {
     /// Writes [`import_file`] and loads it with `kaisen import FILE --db DIR`
     /// (or `--database URL`).
     pub fn import(&self, binary: &Path) {
-        let file = self.root.path().join("import.json");
-        std::fs::write(&file, import_file().to_string()).expect("the import file written");
+        self.import_json(binary, "import.json", &import_file());
+    }
+
+    /// Writes `json` to `name` in the workspace and loads it with `kaisen
+    /// import`.
+    pub fn import_json(&self, binary: &Path, name: &str, json: &Value) {
+        let file = self.root.path().join(name);
+        std::fs::write(&file, json.to_string()).expect("the import file written");
         let output = Command::new(binary)
             .arg("import")
             .arg(&file)

@@ -6,7 +6,6 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::Path;
-use std::process::Command;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -150,20 +149,8 @@ impl Provider {
                        "from": "2026-01-01T00:00:00+09:00", "until": null})
             })
             .collect();
-        let file = workspace.root.path().join("providers.json");
-        let body = json!({"providers": providers, "prefixes": prefixes});
-        std::fs::write(&file, body.to_string()).expect("written");
-        let output = Command::new(binary)
-            .arg("import")
-            .arg(&file)
-            .args(&workspace.database)
-            .output()
-            .expect("kaisen import runs");
-        assert!(
-            output.status.success(),
-            "kaisen import failed: {}",
-            String::from_utf8_lossy(&output.stderr)
-        );
+        let file = json!({"providers": providers, "prefixes": prefixes});
+        workspace.import_json(binary, "providers.json", &file);
     }
 
     async fn token(&self, base: &str, client_id: &str) -> Option<String> {
@@ -242,14 +229,14 @@ impl Provider {
 }
 
 /// Everything the checks read of a database.
-pub struct Snapshot {
+pub struct ProviderSide {
     applications: Vec<ApplicationRecord>,
     events: BTreeMap<String, Vec<EventRecord>>,
     undelivered: BTreeSet<String>,
     disclosures: BTreeSet<String>,
 }
 
-impl Snapshot {
+impl ProviderSide {
     /// Reads `store`: every application, event and disclosure.
     pub async fn read(store: &Store) -> Self {
         let audit = store.audit().await.expect("every record decodes");

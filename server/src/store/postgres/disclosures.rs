@@ -1,6 +1,6 @@
 //! The disclosure log (SPEC §8): `disclosures`, and each line's newest
-//! time per provider in `settings.last_disclosed_at`, written in one
-//! transaction.
+//! time per provider in `settings.last_disclosed_at`, written by one
+//! statement.
 
 use shared::domain::CustomerId;
 
@@ -10,58 +10,36 @@ use crate::store::{DisclosurePage, DisclosureRecord, StoreError};
 /// A statement's parameter.
 type Param<'a> = &'a (dyn tokio_postgres::types::ToSql + Sync);
 
-/// Writes a disclosure and moves its provider's newest time on, in `tx`.
+/// Writes a disclosure and moves its provider's newest time on, in one
+/// statement: on a client, its own transaction (one round trip); in a
+/// transaction (a restore), part of it.
 pub(super) async fn write_disclosure(
-    tx: &deadpool_postgres::Transaction<'_>,
+    client: &impl deadpool_postgres::GenericClient,
     d: &DisclosureRecord,
 ) -> Result<(), StoreError> {
     let (line, provider, at) = (d.customer_id.as_str(), d.provider.as_str(), d.at.unix());
     let record = json("disclosures", d)?;
-    let (insert, last) = tokio::try_join!(
-        tx.prepare_cached(
-            "INSERT INTO disclosures (id, customer_id, provider, at, record) \
-             VALUES ($1, $2, $3, $4, $5)"
-        ),
-        tx.prepare_cached(
-            "UPDATE settings SET last_disclosed_at = $3 \
-             WHERE customer_id = $1 AND provider = $2 \
-             AND (last_disclosed_at IS NULL OR last_disclosed_at < $3)"
-        ),
-    )?;
-    // Pipelined: both sent at once, answered in one round trip.
-    let insert_params: [Param; 5] = [&d.id, &line, &provider, &at, &record];
-    let last_params: [Param; 3] = [&line, &provider, &at];
-    let (inserted, moved) = tokio::join!(
-        tx.execute(&insert, &insert_params),
-        tx.execute(&last, &last_params),
-    );
-    inserted?;
-    moved?;
+    let statement = client
+        .prepare_cached(
+            "WITH inserted AS (INSERT INTO disclosures (id, customer_id, provider, at, record) \
+             VALUES ($1, $2, $3, $4, $5)) \
+             UPDATE settings SET last_disclosed_at = $4 \
+             WHERE customer_id = $2 AND provider = $3 \
+             AND (last_disclosed_at IS NULL OR last_disclosed_at < $4)",
+        )
+        .await?;
+    let params: [Param; 5] = [&d.id, &line, &provider, &at, &record];
+    client.execute(&statement, &params).await?;
     Ok(())
 }
 
 impl PgEngine {
-    /// Writes a disclosure, committed before it returns: one statement (its
-    /// own transaction), so one round trip, not four.
-    pub(super) async fn record_disclosure_tx(
+    /// Writes a disclosure, committed before it returns.
+    pub(super) async fn record_disclosure_now(
         &self,
         d: &DisclosureRecord,
     ) -> Result<(), StoreError> {
-        let client = self.client().await?;
-        let (line, provider, at) = (d.customer_id.as_str(), d.provider.as_str(), d.at.unix());
-        let record = json("disclosures", d)?;
-        let statement = client
-            .prepare_cached(
-                "WITH inserted AS (INSERT INTO disclosures (id, customer_id, provider, at, record) \
-                 VALUES ($1, $2, $3, $4, $5)) \
-                 UPDATE settings SET last_disclosed_at = $4 \
-                 WHERE customer_id = $2 AND provider = $3 \
-                 AND (last_disclosed_at IS NULL OR last_disclosed_at < $4)",
-            )
-            .await?;
-        let params: [Param; 5] = [&d.id, &line, &provider, &at, &record];
-        client.execute(&statement, &params).await?;
-        Ok(())
+        write_disclosure(&self.client().await?, d).await
     }
 
     /// A page of a line's disclosures, newest first, and how many it has.

@@ -558,7 +558,7 @@ impl Engine for PgEngine {
     }
 
     async fn record_disclosure(&self, disclosure: &DisclosureRecord) -> Result<(), StoreError> {
-        self.record_disclosure_tx(disclosure).await
+        self.record_disclosure_now(disclosure).await
     }
 
     async fn line_disclosures(
