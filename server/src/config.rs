@@ -66,6 +66,14 @@ pub enum Command {
         #[command(flatten)]
         database: Database,
     },
+    /// Operator accounts of the console: `add`, `disable`, `list`. With
+    /// sled, stop `serve` first (it holds the folder), or use the
+    /// console's 「オペレーター管理」.
+    Operator {
+        /// What to do.
+        #[command(subcommand)]
+        command: OperatorCommand,
+    },
     /// Print an application, found by its お申し込みID.
     Application {
         /// The 16-digit ID (spaces and hyphens allowed).
@@ -74,6 +82,48 @@ pub enum Command {
         #[command(flatten)]
         database: Database,
     },
+}
+
+/// `kaisen operator …`.
+#[derive(Debug, Subcommand)]
+pub enum OperatorCommand {
+    /// Make an account; prints its one-time password, which must be
+    /// changed at the first login (with the TOTP enrolment).
+    Add {
+        /// The login name: 1 to 32 of a-z 0-9 . _ -
+        name: String,
+        /// What the operator may do.
+        #[arg(long, value_enum)]
+        role: crate::store::operators::OperatorRole,
+        /// The database.
+        #[command(flatten)]
+        database: Database,
+    },
+    /// Disable an account: it cannot log in, and its sessions end.
+    Disable {
+        /// The login name.
+        name: String,
+        /// The database.
+        #[command(flatten)]
+        database: Database,
+    },
+    /// List the accounts.
+    List {
+        /// The database.
+        #[command(flatten)]
+        database: Database,
+    },
+}
+
+impl OperatorCommand {
+    /// The database the command uses.
+    pub fn database(&self) -> &Database {
+        match self {
+            Self::Add { database, .. }
+            | Self::Disable { database, .. }
+            | Self::List { database } => database,
+        }
+    }
 }
 
 /// Which database a command uses: `--db <dir>` (sled, embedded) or
@@ -221,6 +271,11 @@ pub struct ServeConfig {
     /// current step and the mailer's current mail may take to finish.
     #[arg(long, env = "KAISEN_SHUTDOWN_TIMEOUT", default_value = "10s", value_parser = humantime::parse_duration)]
     pub shutdown_timeout: Duration,
+    /// Serve the operator console on this address (`/console/`); off
+    /// unless given. Never the public address: keep it on the operators'
+    /// own network. HTTPS with `--tls-cert`, as the portal.
+    #[arg(long, env = "KAISEN_OPERATOR_ADDR")]
+    pub operator_addr: Option<SocketAddr>,
     /// Serve Prometheus metrics on this address (`/metrics`); off unless given.
     #[arg(long, env = "KAISEN_METRICS_ADDR")]
     pub metrics_addr: Option<SocketAddr>,

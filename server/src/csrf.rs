@@ -41,6 +41,12 @@ pub async fn same_origin_json(
     Ok(next.run(request).await)
 }
 
+/// Whether a request comes from the origin it was sent to (a listener of
+/// this scheme): the operator console's rule, which has no public URL.
+pub fn from_own_origin(https: bool, uri: &Uri, headers: &HeaderMap) -> bool {
+    same_origin(headers, request_origin(https, uri, headers).as_ref())
+}
+
 /// The origin a request was sent to: the listener's scheme and the
 /// authority the client named, in HTTP/2's `:authority` (which hyper puts
 /// in the URI) or HTTP/1.1's `Host`.

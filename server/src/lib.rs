@@ -7,6 +7,7 @@
 
 pub mod config;
 pub mod connections;
+pub mod console;
 pub mod csrf;
 pub mod demo;
 pub mod error;

@@ -45,6 +45,11 @@ impl<K: Hash + Eq + Clone> Window<K> {
         record(&mut self.events(), self.max, key, now);
     }
 
+    /// Forgets `key`'s events.
+    pub fn forget(&self, key: &K) {
+        self.events().remove(key);
+    }
+
     /// Forgets keys whose events have all left the window.
     pub fn sweep(&self, now: Instant) {
         let window = self.window;

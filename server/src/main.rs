@@ -28,6 +28,9 @@ async fn main() -> ExitCode {
         Command::Migrate { database } => operator::run_migrate(&database)
             .await
             .map(|s| println!("{s}")),
+        Command::Operator { command } => {
+            operator::run_operator(command).await.map(|s| print!("{s}"))
+        }
         Command::Application { id, database } => operator::run_application(&id, &database)
             .await
             .map(|s| print!("{s}")),

@@ -134,6 +134,56 @@ pub async fn run_migrate(database: &Database) -> Result<String, String> {
     })
 }
 
+/// `operator add|disable|list`: the console's accounts.
+pub async fn run_operator(command: crate::config::OperatorCommand) -> Result<String, String> {
+    use crate::config::OperatorCommand;
+    use crate::console::accounts;
+    let store = open(command.database(), Purpose::Serve).await?;
+    let now = crate::state::now();
+    match command {
+        OperatorCommand::Add { name, role, .. } => {
+            let password = accounts::add(&store, &name, role, CLI, now)
+                .await
+                .map_err(|e| e.to_string())?;
+            Ok(format!(
+                "operator {name} added ({role}).\n\
+                 one-time password: {password}\n\
+                 Give it to {name} safely; it is shown only now. At the first login they \
+                 choose their own password and enrol a TOTP authenticator.\n",
+                role = role.label(),
+            ))
+        }
+        OperatorCommand::Disable { name, .. } => {
+            accounts::disable(&store, &name, CLI, now)
+                .await
+                .map_err(|e| e.to_string())?;
+            Ok(format!(
+                "operator {name} disabled; their sessions end now.\n"
+            ))
+        }
+        OperatorCommand::List { .. } => {
+            let mut out = String::from("name                             role    state\n");
+            for o in store.operators().await.map_err(|e| e.to_string())? {
+                let state = if o.disabled {
+                    "disabled"
+                } else if o.is_locked(now) {
+                    "locked"
+                } else if o.password_temporary || o.totp_secret.is_none() {
+                    "setup pending"
+                } else {
+                    "active"
+                };
+                let role = format!("{:?}", o.role).to_lowercase();
+                out.push_str(&format!("{:<32} {role:<7} {state}\n", o.name));
+            }
+            Ok(out)
+        }
+    }
+}
+
+/// Who the operator log names for the command line's actions.
+pub const CLI: &str = "(cli)";
+
 /// `application <id>`: prints one application for an enquiry.
 pub async fn run_application(id: &str, database: &Database) -> Result<String, String> {
     let id = ApplicationId::parse(id).map_err(|e| format!("{id}: {e}"))?;

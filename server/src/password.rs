@@ -52,18 +52,18 @@ impl Hasher {
     /// Hashes `key` into a PHC string, with the default parameters and a
     /// fresh random salt.
     pub fn hash(&mut self, key: &AccessKey) -> Result<String, Error> {
+        self.hash_secret(key.expose().as_bytes())
+    }
+
+    /// Hashes any secret (an operator's password) as [`Hasher::hash`] does.
+    pub fn hash_secret(&mut self, secret: &[u8]) -> Result<String, Error> {
         let salt = SaltString::encode_b64(&rand::random::<[u8; 16]>())?;
         let mut raw = [0u8; Salt::MAX_LENGTH];
         let salt_bytes = salt.decode_b64(&mut raw)?;
         let params = Params::DEFAULT;
         let mut out = [0u8; Params::DEFAULT_OUTPUT_LEN];
         Argon2::new(Algorithm::Argon2id, Version::V0x13, params.clone())
-            .hash_password_into_with_memory(
-                key.expose().as_bytes(),
-                salt_bytes,
-                &mut out,
-                self.blocks(&params),
-            )?;
+            .hash_password_into_with_memory(secret, salt_bytes, &mut out, self.blocks(&params))?;
         Ok(PasswordHash {
             algorithm: Algorithm::Argon2id.ident(),
             version: Some(Version::V0x13.into()),
@@ -78,12 +78,17 @@ impl Hasher {
     /// constant time. An error when `phc` is not a hash this server checks
     /// (see [`is_valid_phc`]).
     pub fn verify(&mut self, key: &AccessKey, phc: &str) -> Result<bool, Error> {
+        self.verify_secret(key.expose().as_bytes(), phc)
+    }
+
+    /// Checks any secret against a PHC string, as [`Hasher::verify`] does.
+    pub fn verify_secret(&mut self, secret: &[u8], phc: &str) -> Result<bool, Error> {
         let target = Target::parse(phc)?;
         let mut out = [0u8; Output::MAX_LENGTH];
         let out = &mut out[..target.expected.len()];
         Argon2::new(target.algorithm, target.version, target.params.clone())
             .hash_password_into_with_memory(
-                key.expose().as_bytes(),
+                secret,
                 &target.salt[..target.salt_len],
                 out,
                 self.blocks(&target.params),
@@ -97,6 +102,12 @@ impl Hasher {
     /// is broken, which [`check_dummy`] finds at start-up.
     pub fn verify_dummy(&mut self, key: &AccessKey) -> Result<(), Error> {
         self.verify(key, DUMMY_PHC).map(|_| ())
+    }
+
+    /// Spends the time of a verification on any secret (an unknown
+    /// operator), so that timing does not tell which names exist.
+    pub fn verify_dummy_secret(&mut self, secret: &[u8]) -> Result<(), Error> {
+        self.verify_secret(secret, DUMMY_PHC).map(|_| ())
     }
 
     /// The blocks `params` need, the buffer grown first if it is smaller.

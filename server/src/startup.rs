@@ -82,6 +82,10 @@ pub fn router(state: AppState) -> Router {
         .route("/livez", get(|| async { "ok\n" }))
         .route("/readyz", get(readyz))
         .route("/robots.txt", get(|| async { ROBOTS_TXT }))
+        // The operator console is never served here (`--operator-addr`).
+        .route("/console", any(|| async { ApiError::NotFound }))
+        .route("/console/", any(|| async { ApiError::NotFound }))
+        .route("/console/{*rest}", any(|| async { ApiError::NotFound }))
         .route_layer(axum::middleware::from_fn(telemetry::keep_matched_path))
         .nest_service("/assets", assets)
         .fallback_service(index)
@@ -89,11 +93,16 @@ pub fn router(state: AppState) -> Router {
             state.clone(),
             telemetry::observe,
         ))
-        // Security headers on every response, API and client alike.
-        .layer(always(
-            header::CONTENT_SECURITY_POLICY,
-            CONTENT_SECURITY_POLICY,
-        ))
+        .with_state(state);
+    // Security headers on every response, API and client alike.
+    secured(app, CONTENT_SECURITY_POLICY, https)
+}
+
+/// `app` with the security headers every response carries, under the
+/// Content-Security-Policy `csp` (the portal's, or the console's).
+pub fn secured(app: Router, csp: &'static str, https: bool) -> Router {
+    let app = app
+        .layer(always(header::CONTENT_SECURITY_POLICY, csp))
         .layer(always(header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
         .layer(always(header::REFERRER_POLICY, "no-referrer"))
         .layer(always(
@@ -111,8 +120,7 @@ pub fn router(state: AppState) -> Router {
         .layer(always(
             header::HeaderName::from_static("x-robots-tag"),
             "noindex, nofollow",
-        ))
-        .with_state(state);
+        ));
     if https {
         app.layer(always(
             header::STRICT_TRANSPORT_SECURITY,
@@ -222,6 +230,7 @@ fn always(name: header::HeaderName, value: &'static str) -> SetResponseHeaderLay
 pub struct Server {
     listener: TcpListener,
     metrics: Option<TcpListener>,
+    console: Option<TcpListener>,
     tls: Option<TlsAcceptor>,
     state: AppState,
     mailer: Mailer,
@@ -279,6 +288,20 @@ impl Server {
             ),
             None => None,
         };
+        let console = match config.operator_addr {
+            Some(addr) if addr == listener.local_addr()? => {
+                return Err(format!(
+                    "--operator-addr {addr} is the public address: the console needs its own"
+                )
+                .into());
+            }
+            Some(addr) => Some(
+                TcpListener::bind(addr)
+                    .await
+                    .map_err(|e| format!("cannot listen on --operator-addr {addr}: {e}"))?,
+            ),
+            None => None,
+        };
         password::check_dummy().map_err(|e| format!("the dummy hash cannot be checked: {e}"))?;
         let hashing = HashingSlots::new(config.hash_slots(), config.hash_wait, config.hash_queue);
         let login_limits = LoginLimits {
@@ -315,6 +338,7 @@ impl Server {
         Ok(Self {
             listener,
             metrics,
+            console,
             tls,
             state,
             mailer,
@@ -325,6 +349,11 @@ impl Server {
     /// The address actually bound (port 0 picks a free one).
     pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
         self.listener.local_addr()
+    }
+
+    /// The console listener's address, if `--operator-addr` was given.
+    pub fn operator_addr(&self) -> Option<SocketAddr> {
+        self.console.as_ref().and_then(|l| l.local_addr().ok())
     }
 
     /// The metrics listener's address, if `--metrics-addr` was given.
@@ -368,6 +397,10 @@ impl Server {
         });
         let health = self.state.health.clone();
         let open = health.connections.clone();
+        let console_app = self
+            .console
+            .as_ref()
+            .map(|_| crate::console::router(self.state.clone()));
         let app = router(self.state);
         health.set_ready(true);
         let files = rlimit::increase_nofile_limit(u64::MAX).unwrap_or(1024);
@@ -383,6 +416,22 @@ impl Server {
             keep_alive_timeout = ?limits.idle_timeout,
             "accepting connections"
         );
+        let console = self.console.zip(console_app).map(|(listener, app)| {
+            let mut stopped = stopped.clone();
+            let tls = self.tls.clone();
+            tracing::info!(addr = ?listener.local_addr().ok(), "operator console listening");
+            tokio::spawn(crate::connections::serve(
+                listener,
+                tls,
+                app,
+                limits,
+                Arc::default(),
+                async move {
+                    let _ = stopped.wait_for(|stop| *stop).await;
+                },
+                config.shutdown_timeout,
+            ))
+        });
         // The shutdown timeout counts from the moment the stop is asked for.
         let stop_asked = std::sync::OnceLock::new();
         let stop = async {
@@ -406,6 +455,9 @@ impl Server {
         }
         let _ = stopping.send(true);
         sweeper.abort();
+        if let Some(console) = console {
+            let _ = console.await;
+        }
         if let Some(metrics) = metrics {
             metrics.abort();
         }
@@ -462,6 +514,9 @@ async fn sweep_sessions(state: AppState) {
                 .await?;
             store
                 .sweep_login_failures(now, routes::ID_LOCK.as_secs() as i64)
+                .await?;
+            store
+                .sweep_operator_sessions(now, crate::console::IDLE_SECS, crate::console::TOTAL_SECS)
                 .await?;
             store.sweep_assertion_ids(now).await
         }

@@ -20,6 +20,7 @@ use async_trait::async_trait;
 use shared::domain::{ApplicationId, CustomerId, ProviderCode, Timestamp};
 
 use super::export::{ExportRecord, ExportSink};
+use super::operators::{ActionFilter, NewAction, OperatorAction, OperatorRecord, OperatorSession};
 use super::rules::{AddressLimit, SessionLimits};
 use super::{
     ApplicationRecord, Audit, ConsentRecord, DisclosurePage, DisclosureRecord, EventDelivery,
@@ -344,6 +345,58 @@ pub trait Engine: Send + Sync + 'static {
     async fn next_event_due(&self) -> Result<Option<Timestamp>, StoreError>;
     /// Every event not yet delivered, by provider then sequence.
     async fn undelivered_events(&self) -> Result<Vec<(EventRecord, EventDelivery)>, StoreError>;
+
+    // The operator console (SPEC §5, `store::operators`).
+
+    /// Stores a new operator account; false when the name is taken.
+    async fn add_operator(&self, record: &OperatorRecord) -> Result<bool, StoreError>;
+    /// An operator account by name.
+    async fn operator(&self, name: &str) -> Result<Option<OperatorRecord>, StoreError>;
+    /// Every operator account, by name.
+    async fn operators(&self) -> Result<Vec<OperatorRecord>, StoreError>;
+    /// Replaces an operator account if it is still at `record.revision`
+    /// (by any process), moving the revision on; returns the record as
+    /// stored, or `None` when it changed meanwhile (read it again).
+    async fn update_operator(
+        &self,
+        record: &OperatorRecord,
+    ) -> Result<Option<OperatorRecord>, StoreError>;
+    /// Stores an operator session, new or changed.
+    async fn put_operator_session(
+        &self,
+        id: &str,
+        session: &OperatorSession,
+    ) -> Result<(), StoreError>;
+    /// An operator session by its ID.
+    async fn operator_session(&self, id: &str) -> Result<Option<OperatorSession>, StoreError>;
+    /// Ends an operator session.
+    async fn end_operator_session(&self, id: &str) -> Result<(), StoreError>;
+    /// Removes the operator sessions run out at `now`; returns how many.
+    async fn sweep_operator_sessions(
+        &self,
+        now: Timestamp,
+        idle_secs: i64,
+        total_secs: i64,
+    ) -> Result<usize, StoreError>;
+    /// Appends an action to the operator log, durably, and returns it
+    /// with its ID. The log is never changed.
+    async fn record_action(&self, action: &NewAction) -> Result<OperatorAction, StoreError>;
+    /// The logged actions `filter` selects, newest first.
+    async fn actions(&self, filter: &ActionFilter) -> Result<Vec<OperatorAction>, StoreError>;
+    /// Forgets a customer ID's failed logins and its lock; false when it
+    /// had none.
+    async fn unlock_line(&self, id: &CustomerId) -> Result<bool, StoreError>;
+    /// Makes an application's waiting mail due at `now`; false when none
+    /// waits.
+    async fn retry_mail_now(&self, id: ApplicationId, now: Timestamp) -> Result<bool, StoreError>;
+    /// Makes an undelivered event due at `now`; false when there is no
+    /// such event waiting.
+    async fn retry_event_now(
+        &self,
+        provider: &ProviderCode,
+        sequence: u64,
+        now: Timestamp,
+    ) -> Result<bool, StoreError>;
 
     // Export and restore (`store::export`).
 

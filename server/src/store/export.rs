@@ -18,6 +18,8 @@
 //! {"outbox":{"application_id":"…","attempts":0,"next_attempt_at":…,"last_error":null}}
 //! {"disclosure":{"id":"…","at":…,"customer_id":"CAF…","provider":"W0001","reason":"lookup",…}}
 //! {"event":{"id":"…","provider":"W0001","sequence":1,"type":"notification.granted",…,"attempts":0,"delivered_at":…}}
+//! {"operator":{"name":"sato","role":"admin","password_hash":"$argon2id$…",…}}
+//! {"operator_action":{"id":1,"at":…,"operator":"sato","customer_id":"CAF…","action":"line_viewed",…}}
 //! {"count":N,"sha256":"<hex>"}
 //! ```
 //!
@@ -28,7 +30,8 @@
 //!   ID, settings by line then provider, prefix assignments by prefix
 //!   (network, length) then start, day sequences by day, applications
 //!   by ID, outbox entries by application ID, disclosures by line, time and
-//!   ID, events (with how their delivery stands) by provider and sequence.
+//!   ID, events (with how their delivery stands) by provider and sequence,
+//!   operator accounts by name, the operator log by ID.
 //!   The same data always gives
 //!   the same bytes, whichever engine holds it.
 //! - What follows from the records is not written: an application's
@@ -52,6 +55,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use shared::domain::{ApplicationId, CustomerId, Date, ProviderCode};
 
+use super::operators::{OperatorAction, OperatorRecord};
 use super::{
     ApplicationRecord, ConsentRecord, DisclosureRecord, EventDelivery, EventRecord, LineRecord,
     OutboxRecord, PrefixRecord, ProviderRecord, SettingRecord, Store, StoreError,
@@ -90,6 +94,10 @@ pub enum ExportRecord {
     Disclosure(DisclosureRecord),
     /// An event for a provider, and how its delivery stands.
     Event(EventExport),
+    /// An operator account, with its password's hash (never a password).
+    Operator(OperatorRecord),
+    /// An entry of the operator log (「操作履歴」).
+    OperatorAction(OperatorAction),
 }
 
 /// An event, with its delivery.
@@ -191,6 +199,8 @@ impl ExportRecord {
                 10,
                 format!("{}\0{:020}", e.record.provider.as_str(), e.record.sequence),
             ),
+            Self::Operator(o) => (11, o.name.clone()),
+            Self::OperatorAction(a) => (12, format!("{:020}", a.id)),
         }
     }
 }
@@ -471,6 +481,16 @@ impl Seen {
                         "event: application {} is not given before it",
                         e.record.application_id
                     ));
+                }
+            }
+            ExportRecord::Operator(o) => {
+                if !super::operators::valid_operator_name(&o.name) {
+                    return Err(format!("operator: {:?} is not an operator name", o.name));
+                }
+            }
+            ExportRecord::OperatorAction(a) => {
+                if a.id == 0 {
+                    return Err("operator_action: ID 0 (they begin at 1)".into());
                 }
             }
             ExportRecord::Sequence(s) => {

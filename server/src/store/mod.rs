@@ -11,6 +11,7 @@
 
 mod engine;
 pub mod export;
+pub mod operators;
 mod postgres;
 mod records;
 pub mod rules;

@@ -217,6 +217,7 @@ pub fn test_config(db: &TestDatabase, site: &Path) -> ServeConfig {
         keep_alive_timeout: Duration::from_secs(60),
         shutdown_timeout: Duration::from_secs(10),
         metrics_addr: None,
+        operator_addr: Some("127.0.0.1:0".parse().expect("a socket address")),
         work_delay: Duration::from_secs(2),
         demo: false,
         site: site.to_path_buf(),
@@ -274,6 +275,8 @@ pub const APP_JS_BR: &[u8] = b"brotli copy of app.js";
 pub struct TestApp {
     /// `http://127.0.0.1:PORT`.
     pub address: String,
+    /// The operator console's `http://127.0.0.1:PORT`, when it listens.
+    pub console: Option<String>,
     /// The app's database, shared with the running server.
     pub store: Store,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
@@ -351,7 +354,7 @@ async fn start_with(
             }
             .expect("the server builds");
             let addr = server.local_addr().expect("a bound address");
-            let _ = ready_tx.send(addr);
+            let _ = ready_tx.send((addr, server.operator_addr()));
             server
                 .run_until(async {
                     let _ = stop_rx.await;
@@ -363,9 +366,10 @@ async fn start_with(
         // connections) and waits for blocking calls: no `Store` is left.
         drop(runtime);
     });
-    let addr = ready_rx.await.expect("the server starts");
+    let (addr, console) = ready_rx.await.expect("the server starts");
     TestApp {
         address: format!("http://{addr}"),
+        console: console.map(|addr| format!("http://{addr}")),
         store,
         stop: Some(stop_tx),
         thread: Some(thread),

@@ -6,6 +6,7 @@
 mod access;
 mod applications;
 mod connections;
+mod console;
 mod events;
 mod export;
 mod health;

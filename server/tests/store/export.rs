@@ -60,6 +60,41 @@ async fn populated(db: &TestDb) -> kaisen::store::Store {
             .expect("delivered"),
         2
     );
+    // An enrolled admin and a new viewer, and what they did.
+    let admin = kaisen::store::operators::OperatorRecord {
+        password_temporary: false,
+        totp_secret: Some("JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP".into()),
+        totp_last_step: Some(59_866_667),
+        ..crate::operators::account("sato", kaisen::store::operators::OperatorRole::Admin)
+    };
+    store.add_operator(&admin).await.expect("stored");
+    store
+        .add_operator(&crate::operators::account(
+            "abe",
+            kaisen::store::operators::OperatorRole::Viewer,
+        ))
+        .await
+        .expect("stored");
+    for (n, customer, kind) in [
+        (1, None, kaisen::store::operators::ActionKind::LoggedIn),
+        (
+            2,
+            Some(LINE_A),
+            kaisen::store::operators::ActionKind::LineViewed,
+        ),
+        (
+            3,
+            Some(LINE_B),
+            kaisen::store::operators::ActionKind::LineUnlocked {
+                reason: "お客さまから電話で依頼".into(),
+            },
+        ),
+    ] {
+        store
+            .record_action(&crate::operators::action("sato", customer, n, kind))
+            .await
+            .expect("recorded");
+    }
     for record in [
         disclosure(LINE_A, 1, T0 + 5, None),
         disclosure(LINE_A, 10, T0 + 60, Some(done)),
@@ -97,6 +132,28 @@ conformance!(
             assert_eq!(again.work, audit.work, "queued work rebuilt");
             assert_eq!(again.idempotency, audit.idempotency);
             assert_eq!(again.outbox, audit.outbox);
+            assert_eq!(
+                restored.operators().await.expect("read"),
+                source.operators().await.expect("read"),
+                "accounts with their hashes and TOTP secrets"
+            );
+            let every = kaisen::store::operators::ActionFilter {
+                limit: 100,
+                ..Default::default()
+            };
+            let log = source.actions(&every).await.expect("read");
+            assert_eq!(restored.actions(&every).await.expect("read"), log);
+            // The log goes on after the restored IDs.
+            let next = restored
+                .record_action(&crate::operators::action(
+                    "abe",
+                    None,
+                    9,
+                    kaisen::store::operators::ActionKind::LoggedIn,
+                ))
+                .await
+                .expect("recorded");
+            assert!(log.iter().all(|a| a.id < next.id), "{next:?} after {log:?}");
             assert_eq!(
                 restored.undelivered_events().await.expect("read"),
                 source.undelivered_events().await.expect("read"),

@@ -13,6 +13,7 @@ mod export;
 mod import;
 mod logins;
 mod mail;
+mod operators;
 mod prefixes;
 mod provider_api;
 mod work;

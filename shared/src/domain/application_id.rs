@@ -67,6 +67,35 @@ impl ApplicationId {
             .map_err(|_| FieldError::ApplicationIdFormat)
     }
 
+    /// The valid IDs that differ from `raw` (16 digits, as [`Self::parse`]
+    /// reads them) in exactly one digit: what an ID read out with one
+    /// mis-heard digit may have been. The Damm check makes exactly one
+    /// digit right at each position, so there are at most 16, in order;
+    /// none when `raw` is itself valid or not 16 digits.
+    pub fn one_digit_away(raw: &str) -> Vec<Self> {
+        if !matches!(Self::parse(raw), Err(FieldError::ApplicationIdCheckDigit)) {
+            return Vec::new();
+        }
+        let digits: Vec<u8> = to_half_width_ascii(raw)
+            .bytes()
+            .filter(u8::is_ascii_digit)
+            .map(|b| b - b'0')
+            .collect();
+        let mut near: Vec<Self> = (0..digits.len())
+            .flat_map(|pos| {
+                let digits = &digits;
+                (0..10u8).filter_map(move |d| {
+                    let mut candidate = digits.clone();
+                    candidate[pos] = d;
+                    (d != digits[pos] && damm(candidate.iter().copied()) == 0)
+                        .then(|| Self(candidate.iter().fold(0, |n, &d| n * 10 + u64::from(d))))
+                })
+            })
+            .collect();
+        near.sort();
+        near
+    }
+
     /// The ID as a number, for big-endian storage keys (which keep order).
     pub fn to_u64(self) -> u64 {
         self.0
@@ -134,6 +163,42 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn an_id_with_one_wrong_digit_is_one_digit_away_from_the_right_one() {
+        let id = ApplicationId::new(date(), 1234567);
+        let text = id.to_string();
+        for pos in [0, 7, 9, 15] {
+            let mut bytes = text.clone().into_bytes();
+            bytes[pos] = if bytes[pos] == b'9' {
+                b'0'
+            } else {
+                bytes[pos] + 1
+            };
+            let typo = String::from_utf8(bytes).unwrap();
+            let near = ApplicationId::one_digit_away(&typo);
+            assert!(near.contains(&id), "{typo}: {near:?}");
+            assert!(near.len() <= 16, "{near:?}");
+            for candidate in &near {
+                let differing = candidate
+                    .to_string()
+                    .bytes()
+                    .zip(typo.bytes())
+                    .filter(|(a, b)| a != b)
+                    .count();
+                assert_eq!(differing, 1, "{candidate} vs {typo}");
+            }
+        }
+        // Read out with full-width digits and hyphens, too.
+        let typo =
+            format!("２０２６-{}", &text[4..15]) + if text.ends_with('9') { "0" } else { "9" };
+        assert!(ApplicationId::one_digit_away(&typo).contains(&id), "{typo}");
+        assert!(
+            ApplicationId::one_digit_away(&text).is_empty(),
+            "a valid ID"
+        );
+        assert!(ApplicationId::one_digit_away("12345").is_empty());
     }
 
     #[test]

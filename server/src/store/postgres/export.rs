@@ -18,7 +18,7 @@ use crate::store::export::{
 use crate::store::{Audit, LineRecord, OutboxRecord, StoreError, rules};
 
 /// Every table the restore writes, emptied by `clear` (children first).
-const TABLES: &str = "events, event_sequences, disclosures, outbox, work, pending, applications, \
+const TABLES: &str = "operator_actions, operators, events, event_sequences, disclosures, outbox, work, pending, applications, \
                       day_sequences, prefixes, settings, lines, providers, meta";
 
 impl PgEngine {
@@ -165,6 +165,22 @@ impl PgEngine {
                 delivery: super::events::delivery_of(&row, 1),
             }))?;
         }
+        for row in tx
+            .query("SELECT record FROM operators ORDER BY name", &[])
+            .await?
+        {
+            sink(ExportRecord::Operator(from_json("operators", row.get(0))?))?;
+        }
+        let stream = tx
+            .query_raw("SELECT record FROM operator_actions ORDER BY id", none)
+            .await?;
+        futures_util::pin_mut!(stream);
+        while let Some(row) = stream.try_next().await? {
+            sink(ExportRecord::OperatorAction(from_json(
+                "operator_actions",
+                row.get(0),
+            )?))?;
+        }
         tx.commit().await?;
         Ok(())
     }
@@ -178,7 +194,8 @@ impl PgEngine {
                 "SELECT EXISTS (SELECT 1 FROM lines), EXISTS (SELECT 1 FROM providers), \
                  EXISTS (SELECT 1 FROM applications), EXISTS (SELECT 1 FROM meta), \
                  EXISTS (SELECT 1 FROM day_sequences), EXISTS (SELECT 1 FROM prefixes), \
-                 EXISTS (SELECT 1 FROM disclosures), EXISTS (SELECT 1 FROM events)",
+                 EXISTS (SELECT 1 FROM disclosures), EXISTS (SELECT 1 FROM events), \
+                 EXISTS (SELECT 1 FROM operators), EXISTS (SELECT 1 FROM operator_actions)",
                 &[],
             )
             .await?;
@@ -191,6 +208,8 @@ impl PgEngine {
             "prefixes",
             "disclosures",
             "events",
+            "operator accounts",
+            "operator actions",
         ];
         Ok((0..kinds.len())
             .find(|i| row.get::<_, bool>(*i))
@@ -310,6 +329,10 @@ impl PgEngine {
                 }
                 ExportRecord::Disclosure(d) => write_disclosure(&tx, &d).await?,
                 ExportRecord::Event(e) => super::events::restore_event(&tx, &e).await?,
+                ExportRecord::Operator(o) => super::operators::restore_operator(&tx, &o).await?,
+                ExportRecord::OperatorAction(a) => {
+                    super::operators::restore_action(&tx, &a).await?;
+                }
                 ExportRecord::Outbox(o) => {
                     tx.execute(
                         "INSERT INTO outbox (application_id, attempts, next_attempt_at, last_error) \

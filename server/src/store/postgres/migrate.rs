@@ -11,6 +11,7 @@ pub const MIGRATIONS: &[(i32, &str)] = &[
     (1, include_str!("migrations/0001_schema.sql")),
     (2, include_str!("migrations/0002_providers_api.sql")),
     (3, include_str!("migrations/0003_events.sql")),
+    (4, include_str!("migrations/0004_operators.sql")),
 ];
 
 /// The advisory lock's key: "kaisen" in ASCII.

@@ -27,6 +27,7 @@ mod import;
 mod lines;
 mod logins;
 mod migrate;
+mod operators;
 mod outbox;
 mod prefixes;
 
@@ -42,6 +43,7 @@ use shared::domain::{ApplicationId, CustomerId, ProviderCode, Timestamp};
 use tokio_postgres::error::SqlState;
 
 use super::export::{ExportRecord, ExportSink};
+use super::operators::{ActionFilter, NewAction, OperatorAction, OperatorRecord, OperatorSession};
 use super::rules::{AddressLimit, SessionLimits};
 use super::{
     ApplicationRecord, Audit, ConsentRecord, Deliver, DeliverEvent, DisclosurePage,
@@ -602,6 +604,76 @@ impl Engine for PgEngine {
             .execute("DELETE FROM meta WHERE key = 'import_unfinished'", &[])
             .await?;
         Ok(())
+    }
+
+    async fn add_operator(&self, record: &OperatorRecord) -> Result<bool, StoreError> {
+        self.insert_operator(record).await
+    }
+
+    async fn operator(&self, name: &str) -> Result<Option<OperatorRecord>, StoreError> {
+        self.operator_record(name).await
+    }
+
+    async fn operators(&self) -> Result<Vec<OperatorRecord>, StoreError> {
+        self.operator_records().await
+    }
+
+    async fn update_operator(
+        &self,
+        record: &OperatorRecord,
+    ) -> Result<Option<OperatorRecord>, StoreError> {
+        self.replace_operator(record).await
+    }
+
+    async fn put_operator_session(
+        &self,
+        id: &str,
+        session: &OperatorSession,
+    ) -> Result<(), StoreError> {
+        self.upsert_operator_session(id, session).await
+    }
+
+    async fn operator_session(&self, id: &str) -> Result<Option<OperatorSession>, StoreError> {
+        self.operator_session_record(id).await
+    }
+
+    async fn end_operator_session(&self, id: &str) -> Result<(), StoreError> {
+        self.delete_operator_session(id).await
+    }
+
+    async fn sweep_operator_sessions(
+        &self,
+        now: Timestamp,
+        idle_secs: i64,
+        total_secs: i64,
+    ) -> Result<usize, StoreError> {
+        self.delete_expired_operator_sessions(now, idle_secs, total_secs)
+            .await
+    }
+
+    async fn record_action(&self, action: &NewAction) -> Result<OperatorAction, StoreError> {
+        self.insert_action(action).await
+    }
+
+    async fn actions(&self, filter: &ActionFilter) -> Result<Vec<OperatorAction>, StoreError> {
+        self.select_actions(filter).await
+    }
+
+    async fn unlock_line(&self, id: &CustomerId) -> Result<bool, StoreError> {
+        self.delete_login_failures(id).await
+    }
+
+    async fn retry_mail_now(&self, id: ApplicationId, now: Timestamp) -> Result<bool, StoreError> {
+        self.mail_due_now(id, now).await
+    }
+
+    async fn retry_event_now(
+        &self,
+        provider: &ProviderCode,
+        sequence: u64,
+        now: Timestamp,
+    ) -> Result<bool, StoreError> {
+        self.event_due_now(provider, sequence, now).await
     }
 
     async fn export_records(&self, sink: &mut ExportSink<'_>) -> Result<(), StoreError> {

@@ -84,6 +84,12 @@ impl SledEngine {
                 delivery: event.delivery,
             }))?;
         }
+        for operator in self.operator_records()? {
+            sink(ExportRecord::Operator(operator))?;
+        }
+        for action in self.all_actions() {
+            sink(ExportRecord::OperatorAction(action?))?;
+        }
         Ok(())
     }
 
@@ -106,6 +112,8 @@ impl SledEngine {
             ("disclosures", &self.last_disclosures),
             ("events", &self.events),
             ("events", &self.event_queue),
+            ("operator accounts", &self.operators),
+            ("operator actions", &self.operator_actions),
             ("the consent document, notices or ID sequences", &self.meta),
         ]
         .into_iter()
@@ -113,7 +121,7 @@ impl SledEngine {
         .map(|(name, _)| name)
     }
 
-    fn durable_trees(&self) -> [(&'static str, &::sled::Tree); 16] {
+    fn durable_trees(&self) -> [(&'static str, &::sled::Tree); 18] {
         [
             ("applications", &self.applications),
             ("disclosures", &self.disclosures),
@@ -126,6 +134,8 @@ impl SledEngine {
             ("lines", &self.lines),
             ("meta", &self.meta),
             ("outbox", &self.outbox),
+            ("operators", &self.operators),
+            ("operator_actions", &self.operator_actions),
             ("pending", &self.pending),
             ("prefixes", &self.prefixes),
             ("providers", &self.providers),
@@ -191,6 +201,11 @@ impl SledEngine {
                 }
                 ExportRecord::Disclosure(d) => self.write_disclosure(&d)?,
                 ExportRecord::Event(e) => self.restore_event(e)?,
+                ExportRecord::Operator(o) => {
+                    self.operators
+                        .insert(o.name.as_str(), encode("operators", &o)?)?;
+                }
+                ExportRecord::OperatorAction(a) => self.restore_action(&a)?,
                 ExportRecord::Outbox(o) => {
                     self.outbox.insert(
                         keys::application(o.application_id),

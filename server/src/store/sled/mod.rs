@@ -20,6 +20,7 @@ mod import;
 mod keys;
 mod lines;
 mod logins;
+mod operators;
 mod outbox;
 mod prefixes;
 mod provider_api;
@@ -36,6 +37,7 @@ use serde::de::DeserializeOwned;
 use shared::domain::{ApplicationId, CustomerId, ProviderCode, Timestamp};
 
 use super::export::{ExportRecord, ExportSink};
+use super::operators::{ActionFilter, NewAction, OperatorAction, OperatorRecord, OperatorSession};
 use super::rules::{AddressLimit, SessionLimits};
 use super::{
     ApplicationRecord, Audit, ConsentRecord, Deliver, DeliverEvent, Delivery, DisclosurePage,
@@ -105,6 +107,14 @@ pub struct SledEngine {
     /// `client_id 0x00 jti` → expiry (i64 BE): accepted client assertions.
     /// Not exported: short-lived security state.
     assertion_ids: ::sled::Tree,
+    /// `name` → [`OperatorRecord`] (JSON): the console's accounts.
+    operators: ::sled::Tree,
+    /// `session_id` → [`OperatorSession`] (JSON). Not exported.
+    operator_sessions: ::sled::Tree,
+    /// `id u64 BE` → [`OperatorAction`] (JSON): 「操作履歴」, append-only.
+    operator_actions: ::sled::Tree,
+    /// Held while an action is appended: it orders the log's IDs.
+    action_log: Arc<Mutex<()>>,
     commit: commit::GroupCommit,
     /// The provider catalogue's version: one process owns the folder, so
     /// a counter in memory, moved on by whatever writes providers, is the
@@ -177,6 +187,10 @@ impl SledEngine {
             event_queue: tree("event_queue")?,
             login_failures: tree("login_failures")?,
             outbox: tree("outbox")?,
+            operators: tree("operators")?,
+            operator_sessions: tree("operator_sessions")?,
+            operator_actions: tree("operator_actions")?,
+            action_log: Arc::default(),
             commit: commit::GroupCommit::start(db, path.to_path_buf()),
             catalogue_version: Arc::default(),
             submissions: Arc::default(),
@@ -553,6 +567,87 @@ impl Engine for SledEngine {
 
     async fn undelivered_events(&self) -> Result<Vec<(EventRecord, EventDelivery)>, StoreError> {
         self.blocking(|e| e.undelivered()).await
+    }
+
+    async fn add_operator(&self, record: &OperatorRecord) -> Result<bool, StoreError> {
+        let record = record.clone();
+        self.blocking(move |e| e.add_operator_sync(&record)).await
+    }
+
+    async fn operator(&self, name: &str) -> Result<Option<OperatorRecord>, StoreError> {
+        self.operator_record(name)
+    }
+
+    async fn operators(&self) -> Result<Vec<OperatorRecord>, StoreError> {
+        self.operator_records()
+    }
+
+    async fn update_operator(
+        &self,
+        record: &OperatorRecord,
+    ) -> Result<Option<OperatorRecord>, StoreError> {
+        let record = record.clone();
+        self.blocking(move |e| e.update_operator_sync(&record))
+            .await
+    }
+
+    async fn put_operator_session(
+        &self,
+        id: &str,
+        session: &OperatorSession,
+    ) -> Result<(), StoreError> {
+        let (id, session) = (id.to_owned(), session.clone());
+        self.blocking(move |e| e.put_operator_session_sync(&id, &session))
+            .await
+    }
+
+    async fn operator_session(&self, id: &str) -> Result<Option<OperatorSession>, StoreError> {
+        self.operator_session_record(id)
+    }
+
+    async fn end_operator_session(&self, id: &str) -> Result<(), StoreError> {
+        let id = id.to_owned();
+        self.blocking(move |e| e.end_operator_session_sync(&id))
+            .await
+    }
+
+    async fn sweep_operator_sessions(
+        &self,
+        now: Timestamp,
+        idle_secs: i64,
+        total_secs: i64,
+    ) -> Result<usize, StoreError> {
+        self.blocking(move |e| e.sweep_operator_sessions_sync(now, idle_secs, total_secs))
+            .await
+    }
+
+    async fn record_action(&self, action: &NewAction) -> Result<OperatorAction, StoreError> {
+        let action = action.clone();
+        self.blocking(move |e| e.record_action_sync(&action)).await
+    }
+
+    async fn actions(&self, filter: &ActionFilter) -> Result<Vec<OperatorAction>, StoreError> {
+        self.actions_matching(filter)
+    }
+
+    async fn unlock_line(&self, id: &CustomerId) -> Result<bool, StoreError> {
+        let id = id.clone();
+        self.blocking(move |e| e.unlock_line_sync(&id)).await
+    }
+
+    async fn retry_mail_now(&self, id: ApplicationId, now: Timestamp) -> Result<bool, StoreError> {
+        self.blocking(move |e| e.retry_mail_now_sync(id, now)).await
+    }
+
+    async fn retry_event_now(
+        &self,
+        provider: &ProviderCode,
+        sequence: u64,
+        now: Timestamp,
+    ) -> Result<bool, StoreError> {
+        let provider = provider.clone();
+        self.blocking(move |e| e.retry_event_now_sync(&provider, sequence, now))
+            .await
     }
 
     async fn export_records(&self, sink: &mut ExportSink<'_>) -> Result<(), StoreError> {
