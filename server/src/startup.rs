@@ -22,8 +22,8 @@ use crate::state::AppState;
 use crate::store::{Purpose, Store};
 use crate::{demo, import, password, routes, telemetry, work};
 
-/// The largest request body accepted.
-const BODY_LIMIT: usize = 64 * 1024;
+/// The largest request body accepted (the portal's and the console's).
+pub const BODY_LIMIT: usize = 64 * 1024;
 
 /// The whole app: `/api`; the built client's `assets/`, whose names carry
 /// their content's hash and are cached for good; and `index.html`, always
@@ -419,7 +419,9 @@ impl Server {
         let console = self.console.zip(console_app).map(|(listener, app)| {
             let mut stopped = stopped.clone();
             let tls = self.tls.clone();
-            tracing::info!(addr = ?listener.local_addr().ok(), "operator console listening");
+            if let Ok(addr) = listener.local_addr() {
+                tracing::info!("operator console on http://{addr}/console/");
+            }
             tokio::spawn(crate::connections::serve(
                 listener,
                 tls,

@@ -294,8 +294,11 @@ pub async fn line(
             }),
             ("連続したログインの失敗", html! {
                 @match &failures {
-                    Some(f) if f.count > 0 => { (f.count) " 回（最後：" (at(f.last_at)) "）" }
-                    _ => "なし",
+                    Some(f) => {
+                        @if f.count == 0 && f.locked_until.is_some() { "ロックの後はなし" } @else { (f.count) " 回" }
+                        "（最後の失敗：" (at(f.last_at)) "）"
+                    }
+                    None => "なし",
                 }
             }),
         ]))

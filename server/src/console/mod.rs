@@ -52,8 +52,6 @@ pub const COOKIE: &str = "kaisen_operator";
 pub const IDLE_SECS: i64 = 30 * 60;
 /// A console session ends this long after login, whatever happens.
 pub const TOTAL_SECS: i64 = 8 * 60 * 60;
-/// The largest form accepted.
-const BODY_LIMIT: usize = 16 * 1024;
 
 /// The console's Content-Security-Policy: no script at all, styles and
 /// images from this origin only, forms posted only here, no framing.
@@ -96,7 +94,7 @@ pub fn router(state: AppState) -> Router {
             state.clone(),
             same_origin_form,
         ))
-        .layer(DefaultBodyLimit::max(BODY_LIMIT));
+        .layer(DefaultBodyLimit::max(crate::startup::BODY_LIMIT));
     let app = Router::new()
         .route("/console/", get(lookup::home))
         .nest(BASE, console)

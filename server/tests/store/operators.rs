@@ -423,3 +423,42 @@ conformance!(
         );
     }
 );
+
+/// On PostgreSQL the log refuses any change or removal, whoever asks:
+/// not only the console (which has no such route), but SQL too.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_log_cannot_be_changed_or_removed_on_postgres() {
+    let db = TestDb::postgres().await;
+    let store = db.open().await;
+    store
+        .record_action(&action("sato", Some(LINE_A), 0, ActionKind::LineViewed))
+        .await
+        .expect("recorded");
+    let kaisen::store::Location::Postgres(url) = &db.location else {
+        unreachable!("a PostgreSQL database")
+    };
+    let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls)
+        .await
+        .expect("connected");
+    tokio::spawn(connection);
+    for sql in [
+        "UPDATE operator_actions SET operator = 'someone else'",
+        "DELETE FROM operator_actions",
+    ] {
+        let refused = client.execute(sql, &[]).await.expect_err(sql);
+        assert!(
+            refused.to_string().contains("append-only")
+                || format!("{refused:?}").contains("append-only"),
+            "{sql}: {refused:?}"
+        );
+    }
+    let log = store
+        .actions(&ActionFilter {
+            limit: 10,
+            ..ActionFilter::default()
+        })
+        .await
+        .expect("read");
+    assert_eq!(log.len(), 1);
+    assert_eq!(log[0].action.operator, "sato");
+}
