@@ -4,7 +4,9 @@ import {
   contact,
   idleLimitSecs,
   idlePort,
+  mainConsolePort,
   mainPort as port,
+  postgresConsolePort,
   postgresPort,
   stagingHost,
   stagingPort,
@@ -30,12 +32,13 @@ function chromium(...extra: string[]) {
 }
 
 /** A server started by serve.sh, answering on `url`, with `env` (and the
- * operator's contact details, which `serve` needs). */
+ * operator's contact details, which `serve` needs; no operator console
+ * unless `env` asks for one). */
 function server(url: string, env: Record<string, string>) {
   return {
     command: './serve.sh',
     url,
-    env: { RUST_LOG: 'warn', KAISEN_CONTACT: contact.join('\n'), ...env },
+    env: { RUST_LOG: 'warn', KAISEN_CONTACT: contact.join('\n'), KAISEN_E2E_OPERATOR_PORT: '', ...env },
     ignoreHTTPSErrors: url.startsWith('https:'),
     reuseExistingServer: false,
     timeout: 60_000,
@@ -81,12 +84,14 @@ export default defineConfig<ServerOptions>({
     },
     {
       // The same portal on PostgreSQL (SPEC §9): the journeys through both
-      // flows, a reload mid-flow and the printed receipt.
+      // flows, a reload mid-flow, the printed receipt and the operator
+      // console's journey.
       name: 'postgres',
-      testMatch: /\/(flow-a|flow-b|reload|print)\.spec\.ts$/,
+      testMatch: /\/(flow-a|flow-b|reload|print|console)\.spec\.ts$/,
       use: {
         baseURL: `http://127.0.0.1:${postgresPort}`,
         dataDir: '.data-postgres',
+        consoleURL: `http://127.0.0.1:${postgresConsolePort}`,
       },
     },
     {
@@ -103,7 +108,11 @@ export default defineConfig<ServerOptions>({
     },
   ],
   webServer: [
-    server(`http://127.0.0.1:${port}/`, { KAISEN_E2E_PORT: String(port) }),
+    // With the operator console (console.spec.ts).
+    server(`http://127.0.0.1:${port}/`, {
+      KAISEN_E2E_PORT: String(port),
+      KAISEN_E2E_OPERATOR_PORT: String(mainConsolePort),
+    }),
     // Sessions end after 20 s idle: session-timeout.spec.ts.
     server(`http://127.0.0.1:${idlePort}/`, {
       KAISEN_E2E_PORT: String(idlePort),
@@ -115,6 +124,7 @@ export default defineConfig<ServerOptions>({
       KAISEN_E2E_PORT: String(postgresPort),
       KAISEN_E2E_DATA: '.data-postgres',
       KAISEN_E2E_ENGINE: 'postgres',
+      KAISEN_E2E_OPERATOR_PORT: String(postgresConsolePort),
     }),
     server(`https://127.0.0.1:${tlsPort}/`, {
       KAISEN_E2E_PORT: String(tlsPort),

@@ -11,10 +11,11 @@
 # a self-signed certificate for localhost and 127.0.0.1, made here with
 # openssl into $DATA), KAISEN_E2E_ENGINE=postgres (the database on a
 # private PostgreSQL cluster in $DATA/pg, started here with testkit and
-# stopped when this script ends, however it ends). Every other `serve` flag
-# can be given as its
-# KAISEN_* variable (see server/src/config.rs), e.g.
-# KAISEN_IDLE_TIMEOUT=20s.
+# stopped when this script ends, however it ends), KAISEN_E2E_OPERATOR_PORT
+# (serve the operator console there too, with the accounts of OPERATORS
+# below made first; each one-time password in $DATA/operators/<name>).
+# Every other `serve` flag can be given as its KAISEN_* variable (see
+# server/src/config.rs), e.g. KAISEN_IDLE_TIMEOUT=20s.
 set -eu
 cd "$(dirname "$0")"
 PORT="${KAISEN_E2E_PORT:-3917}"
@@ -35,6 +36,20 @@ else
   set -- --db "$DATA/db"
 fi
 "$BIN" import fixtures/lines.json "$@"
+# The console's accounts the specs log in with, as name:role, one per test
+# (journey: console.spec.ts; screens: console-accessibility.spec.ts). Made
+# before `serve`: sled locks its folder.
+OPERATORS="journey:admin screens:admin"
+if [ -n "${KAISEN_E2E_OPERATOR_PORT:-}" ]; then
+  mkdir -p "$DATA/operators"
+  for account in $OPERATORS; do
+    name=${account%%:*}
+    added=$("$BIN" operator add "$name" --role "${account#*:}" "$@")
+    printf '%s\n' "$added" | sed -n 's/^one-time password: //p' >"$DATA/operators/$name"
+    [ -s "$DATA/operators/$name" ] || { echo "serve.sh: no one-time password for $name in: $added" >&2; exit 1; }
+  done
+  export KAISEN_OPERATOR_ADDR="127.0.0.1:$KAISEN_E2E_OPERATOR_PORT"
+fi
 export KAISEN_MAIL_DIR="$DATA/mail"
 if [ "${KAISEN_E2E_TLS:-}" = 1 ]; then
   openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 \

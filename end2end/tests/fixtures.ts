@@ -8,6 +8,7 @@
  * logs every 4xx fetch as a console error.
  */
 import { test as base, expect, type BrowserContext } from '@playwright/test';
+import { mainConsolePort } from './servers';
 
 /** Collects the errors of every page of the contexts it watches. */
 export class BrowserErrors {
@@ -47,6 +48,9 @@ export interface ServerOptions {
   /** The folder of the project's server (serve.sh's KAISEN_E2E_DATA),
    * relative to end2end/: where its completion mails are. */
   dataDir: string;
+  /** The origin of the project's operator console (serve.sh's
+   * KAISEN_E2E_OPERATOR_PORT), for console.spec.ts. */
+  consoleURL: string;
 }
 
 /** Whether the browser takes `url` for a secure context's origin: HTTPS,
@@ -57,6 +61,7 @@ function isTrustworthy(url: URL): boolean {
 
 export const test = base.extend<{ browserErrors: BrowserErrors }, ServerOptions>({
   dataDir: ['.data', { scope: 'worker', option: true }],
+  consoleURL: [`http://127.0.0.1:${mainConsolePort}`, { scope: 'worker', option: true }],
   browserErrors: [
     async ({ context, baseURL }, use) => {
       const errors = new BrowserErrors();

@@ -33,18 +33,20 @@ export function purposeOf(p: Provider): string {
 }
 
 /**
- * Line number `n` (1–45): `CAF10000000nn`, key `E2e-Key-nn`. Lines 5 and
- * 31–33 notify no provider; every other line notifies P0001–P0003 (初期設定,
- * 2025/04/01). Line 45 alone has an IPv6 prefix (the file's `prefixes`), and
- * P0001 alone is registered for the provider API (its key in fixtures/).
+ * Line number `n` (1–47): `CAF10000000nn`, key `E2e-Key-nn`. Lines 5 and
+ * 31–33 notify no provider, line 47 P0002 and P0003; every other line
+ * notifies P0001–P0003 (初期設定, 2025/04/01). Line 45 alone has an IPv6
+ * prefix (the file's `prefixes`), and P0001 alone is registered for the
+ * provider API (its key in fixtures/).
  * Each test has its own line:
  * flow-a 1, 2, 3, 23 · flow-b 4, 5, 6 · consent-refused 7, 8 ·
  * applicant-errors 9–12 · reload 13–16, 22 · print 17 · logout 18–20, 38, 40 ·
  * history 21 · accessibility 24, 31 · widths 25, 32 · keyboard 26, 27 ·
  * forms 28, 30 · readme-screenshots 29 · tls 39 · disclosures 41–44 ·
- * provider-lookup 45 · free 33.
+ * provider-lookup 45 · console 46 · console-accessibility 47 · free 33.
  * session-timeout uses line 1 on its own server (servers.ts), the
- * kaisen.test and tls projects run flow-a and logout again on theirs, and
+ * kaisen.test and tls projects run flow-a and logout again on theirs, the
+ * postgres project the console journey (line 46) again on its own, and
  * other-engines.sh uses lines 34–37 on another, each with its own database.
  */
 export function line(n: number): Line {

@@ -5,7 +5,9 @@
  * flow A journeys run against again (SPEC §3: the portal works the same
  * over HTTPS and over plain HTTP on any host name), each with its own
  * database: one reached as `http://kaisen.test` (not a secure context),
- * one serving HTTPS itself, which Chromium speaks HTTP/2 to.
+ * one serving HTTPS itself, which Chromium speaks HTTP/2 to. The main
+ * one and the one on PostgreSQL also serve the operator console (SPEC §5),
+ * each on a port of its own.
  */
 
 /** The main server's port. */
@@ -27,6 +29,13 @@ export const tlsPort = Number(process.env.KAISEN_E2E_TLS_PORT ?? 3921);
 
 /** The port of the server whose database is on PostgreSQL. */
 export const postgresPort = Number(process.env.KAISEN_E2E_POSTGRES_PORT ?? 3922);
+
+/** The port of the main server's operator console (serve.sh's
+ * KAISEN_E2E_OPERATOR_PORT, `serve --operator-addr`). */
+export const mainConsolePort = Number(process.env.KAISEN_E2E_OPERATOR_PORT ?? 3937);
+
+/** The port of the PostgreSQL server's operator console. */
+export const postgresConsolePort = Number(process.env.KAISEN_E2E_POSTGRES_OPERATOR_PORT ?? 3942);
 
 /** The short-idle server's idle limit, in seconds. */
 export const idleLimitSecs = 20;

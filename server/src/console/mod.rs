@@ -100,10 +100,19 @@ pub fn router(state: AppState) -> Router {
         .nest(BASE, console)
         .route("/", get(|| async { Redirect::to("/console/") }))
         .route("/livez", get(|| async { "ok\n" }))
+        // No icon: a browser asks for one on every page, and logs a 404.
+        .route("/favicon.ico", get(|| async { StatusCode::NO_CONTENT }))
         .fallback(|| async { ConsoleError::NotFound })
         .layer(SetResponseHeaderLayer::if_not_present(
             header::CACHE_CONTROL,
             HeaderValue::from_static("no-store"),
+        ))
+        // Not the portal's `no-referrer`: under it a browser's form POST
+        // says `Origin: null`, which the CSRF check refuses. Same-origin
+        // requests carry the referrer; nothing leaves the console.
+        .layer(SetResponseHeaderLayer::overriding(
+            header::REFERRER_POLICY,
+            HeaderValue::from_static("same-origin"),
         ))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
