@@ -229,11 +229,7 @@ fn operators_view(
                     p { "仮パスワード：" code class="secret" { (password) } }
                 }
             }
-            table {
-                thead { tr {
-                    th scope="col" { "オペレーター名" } th scope="col" { "権限" } th scope="col" { "状態" } th scope="col" { "登録日時" } th scope="col" { "操作" }
-                } }
-                tbody {
+            (view::table(&["オペレーター名", "権限", "状態", "登録日時", "操作"], html! {
                     @for o in list {
                         tr {
                             td { (o.name) }
@@ -255,8 +251,7 @@ fn operators_view(
                             }
                         }
                     }
-                }
-            }
+                }))
             h2 { "オペレーターの追加" }
             form method="post" action="/console/operators" class="stack" {
                 (csrf(&signed.session.csrf))

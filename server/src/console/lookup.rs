@@ -104,9 +104,7 @@ pub async fn application(
                     } @else {
                         h2 { "1桁違いで存在するお申し込みID" }
                         p { "お客さまに受付日時をお伺いして、どれか確かめてください。" }
-                        table {
-                            thead { tr { th scope="col" { "お申し込みID" } th scope="col" { "受付日時" } th scope="col" { "状態" } } }
-                            tbody {
+                        (view::table(&["お申し込みID", "受付日時", "状態"], html! {
                                 @for a in &near {
                                     tr {
                                         td { a href={ "/console/applications?id=" (a.id) } { (a.id) } }
@@ -114,8 +112,7 @@ pub async fn application(
                                         td { (a.state.label()) }
                                     }
                                 }
-                            }
-                        }
+                            }))
                     }
                 },
             ));
@@ -187,14 +184,11 @@ fn application_details(r: &ApplicationRecord, outbox: Option<&OutboxRecord>) -> 
             ("同意書", html! { (r.consent_version) }),
         ]))
         h2 { "変更内容" }
-        table {
-            thead { tr { th scope="col" { "サービス名" } th scope="col" { "サービス提供者" } th scope="col" { "通知設定" } } }
-            tbody {
+        (view::table(&["サービス名", "サービス提供者", "通知設定"], html! {
                 @for c in &r.changes {
                     tr { td { (c.service_name) } td { (c.provider_name) " (" (c.provider) ")" } td { (c.setting.label()) } }
                 }
-            }
-        }
+            }))
         h2 { "申込者情報" }
         (details(&[
             ("お名前", html! { (a.name) }),
@@ -203,9 +197,7 @@ fn application_details(r: &ApplicationRecord, outbox: Option<&OutboxRecord>) -> 
             ("工事完了通知メール", mail_status(r, outbox)),
         ]))
         h2 { "状態の履歴" }
-        table {
-            thead { tr { th scope="col" { "状態" } th scope="col" { "日時" } } }
-            tbody {
+        (view::table(&["状態", "日時"], html! {
                 tr { td { (ApplicationState::Received.label()) } td { (at(r.received_at)) } }
                 @if r.state != ApplicationState::Received {
                     tr { td { (ApplicationState::InProgress.label()) } td { (at(r.received_at)) } }
@@ -213,8 +205,7 @@ fn application_details(r: &ApplicationRecord, outbox: Option<&OutboxRecord>) -> 
                 @if let Some(done) = r.completed_at {
                     tr { td { (ApplicationState::Completed.label()) } td { (at(done)) } }
                 }
-            }
-        }
+            }))
     }
 }
 
@@ -310,12 +301,7 @@ pub async fn line(
         @if settings.settings.is_empty() && settings.pending.is_empty() {
             p { "通知設定はありません（すべて「通知しない」）。" }
         } @else {
-            table {
-                thead { tr {
-                    th scope="col" { "サービス名" } th scope="col" { "サービス提供者" } th scope="col" { "通知設定" }
-                    th scope="col" { "設定日" } th scope="col" { "設定方法" } th scope="col" { "変更中の申込" } th scope="col" { "最終通知日時" }
-                } }
-                tbody {
+            (view::table(&["サービス名", "サービス提供者", "通知設定", "設定日", "設定方法", "変更中の申込", "最終通知日時"], html! {
                     @for (code, s) in &settings.settings {
                         tr {
                             td { (name_of(code).map_or("", |p| p.service_name.as_str())) }
@@ -338,14 +324,11 @@ pub async fn line(
                             td { @if let Some(t) = settings.last_disclosed_to(code) { (at(t)) } }
                         }
                     }
-                }
-            }
+                }))
         }
         h2 { "申込" }
         @if applications.is_empty() { p { "申込はありません。" } } @else {
-            table {
-                thead { tr { th scope="col" { "お申し込みID" } th scope="col" { "受付日時" } th scope="col" { "状態" } th scope="col" { "変更内容" } } }
-                tbody {
+            (view::table(&["お申し込みID", "受付日時", "状態", "変更内容"], html! {
                     @for a in &applications {
                         tr {
                             td { a href={ "/console/applications?id=" (a.id) } { (a.id) } }
@@ -354,15 +337,12 @@ pub async fn line(
                             td { @for c in &a.changes { (c.service_name) "：" (c.setting.label()) br; } }
                         }
                     }
-                }
-            }
+                }))
         }
         h2 { "通知履歴" }
         p { "お客さまIDを通知した記録（全 " (disclosures.total) " 件、新しい順に最大 " (DISCLOSURES_SHOWN) " 件）" }
         @if !disclosures.items.is_empty() {
-            table {
-                thead { tr { th scope="col" { "通知日時" } th scope="col" { "通知先" } th scope="col" { "理由" } } }
-                tbody {
+            (view::table(&["通知日時", "通知先", "理由"], html! {
                     @for d in &disclosures.items {
                         tr {
                             td { (at(d.at)) }
@@ -370,22 +350,27 @@ pub async fn line(
                             td { (d.reason.label()) }
                         }
                     }
-                }
-            }
+                }))
         }
         h2 { "IPv6プレフィックス" }
         @if prefixes.is_empty() { p { "割り当ての記録はありません。" } } @else {
-            table {
-                thead { tr { th scope="col" { "プレフィックス" } th scope="col" { "開始" } th scope="col" { "終了" } } }
-                tbody {
+            (view::table(&["プレフィックス", "開始", "終了"], html! {
                     @for p in &prefixes {
                         tr { td { (p.prefix) } td { (at(p.from)) } td { @if let Some(u) = p.until { (at(u)) } @else { "（使用中）" } } }
                     }
-                }
-            }
+                }))
         }
     };
     Ok(page(false, body))
+}
+
+/// `columns`, and 「再送」 for an admin.
+fn with_retry<'a>(admin: bool, columns: &[&'a str]) -> Vec<&'a str> {
+    let mut all = columns.to_vec();
+    if admin {
+        all.push("再送");
+    }
+    all
 }
 
 /// `GET /console/outbox`: the completion mails waiting, with their
@@ -406,12 +391,7 @@ pub async fn outbox(
         html! {
             p { "まだ送信できていない工事完了通知メールです（全 " (waiting.len()) " 件）。" }
             @if !waiting.is_empty() {
-                table {
-                    thead { tr {
-                        th scope="col" { "お申し込みID" } th scope="col" { "失敗した回数" } th scope="col" { "次回の送信" } th scope="col" { "最後のエラー" }
-                        @if admin { th scope="col" { "再送" } }
-                    } }
-                    tbody {
+                (view::table(&with_retry(admin, &["お申し込みID", "失敗した回数", "次回の送信", "最後のエラー"]), html! {
                         @for (id, mail) in &waiting {
                             tr {
                                 td { a href={ "/console/applications?id=" (id) } { (id) } }
@@ -424,8 +404,7 @@ pub async fn outbox(
                                 }
                             }
                         }
-                    }
-                }
+                    }))
             }
         },
     ))
@@ -448,13 +427,7 @@ pub async fn events(
         html! {
             p { "サービス提供者にまだ届けられていない通知イベントです（全 " (waiting.len()) " 件）。" }
             @if !waiting.is_empty() {
-                table {
-                    thead { tr {
-                        th scope="col" { "通知先" } th scope="col" { "番号" } th scope="col" { "種類" } th scope="col" { "お客さまID" }
-                        th scope="col" { "失敗した回数" } th scope="col" { "次回の送信" } th scope="col" { "最後のエラー" }
-                        @if admin { th scope="col" { "再送" } }
-                    } }
-                    tbody {
+                (view::table(&with_retry(admin, &["通知先", "番号", "種類", "お客さまID", "失敗した回数", "次回の送信", "最後のエラー"]), html! {
                         @for (e, d) in &waiting {
                             tr {
                                 td { (e.provider) }
@@ -474,8 +447,7 @@ pub async fn events(
                                 }
                             }
                         }
-                    }
-                }
+                    }))
             }
         },
     ))
@@ -577,12 +549,7 @@ pub async fn actions(
             @if found.is_empty() && errors.is_empty() {
                 p role="status" { "該当する操作はありません。" }
             } @else if !found.is_empty() {
-                table {
-                    thead { tr {
-                        th scope="col" { "番号" } th scope="col" { "日時" } th scope="col" { "オペレーター" } th scope="col" { "操作" }
-                        th scope="col" { "お客さまID" } th scope="col" { "内容" } th scope="col" { "接続元" }
-                    } }
-                    tbody {
+                (view::table(&["番号", "日時", "オペレーター", "操作", "お客さまID", "内容", "接続元"], html! {
                         @for a in &found {
                             tr {
                                 td { (a.id) }
@@ -594,8 +561,7 @@ pub async fn actions(
                                 td { @if let Some(addr) = a.action.address { (addr) } }
                             }
                         }
-                    }
-                }
+                    }))
                 @if let Some(link) = older_link { p { a href=(link) { "さらに古い操作" } } }
             }
         },

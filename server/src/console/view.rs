@@ -144,3 +144,13 @@ pub fn reason_form(action: &str, csrf_token: &str, id: &str, label: &str, button
         }
     }
 }
+
+/// A table with a header row of `columns` and the rows `rows`.
+pub fn table(columns: &[&str], rows: Markup) -> Markup {
+    html! {
+        table {
+            thead { tr { @for c in columns { th scope="col" { (c) } } } }
+            tbody { (rows) }
+        }
+    }
+}
