@@ -33,12 +33,16 @@ pub const WASM_TOOLCHAIN: &str = "nightly-2026-10-29";
 /// What the nightly is for: the standard library compiled with the client
 /// (optimised for size, and linked in with LTO like the rest); panics that
 /// abort at once, without formatting a message (they abort already, with
-/// `panic = "abort"`, and wasm32's std has nowhere to print the message).
+/// `panic = "abort"`, and wasm32's std has nowhere to print the message);
+/// `{:?}` formatting and source locations compiled out (the client shows
+/// neither).
 const NIGHTLY_ARGS: &[&str] = &[
     "-Zbuild-std=std,panic_abort",
     "-Zpanic-immediate-abort",
     "--config",
     "profile.wasm-release.panic=\"immediate-abort\"",
+    "--config",
+    "target.wasm32-unknown-unknown.rustflags=[\"-Zfmt-debug=none\", \"-Zlocation-detail=none\"]",
 ];
 
 /// What wasm-opt does to the bundle.
@@ -244,7 +248,9 @@ pub fn build_within_budget(wasm: Wasm) -> Result {
     Ok(())
 }
 
-/// `-Oz` and stripped; with `names`, the name section is kept.
+/// `-Oz` and stripped (debug info, the producers and the target features
+/// sections: the browser reads none of them); with `names`, the name
+/// section is kept.
 fn wasm_opt(root: &Path, bundle: &Path, names: bool) -> Result {
     let wasm_opt = root.join("end2end/node_modules/.bin/wasm-opt");
     if !wasm_opt.exists() {
@@ -259,7 +265,11 @@ fn wasm_opt(root: &Path, bundle: &Path, names: bool) -> Result {
     if names {
         cmd.arg("--debuginfo");
     } else {
-        cmd.args(["--strip-debug", "--strip-producers"]);
+        cmd.args([
+            "--strip-debug",
+            "--strip-producers",
+            "--strip-target-features",
+        ]);
     }
     run(cmd.args(WASM_FEATURES).arg(bundle).arg("-o").arg(bundle))
 }
