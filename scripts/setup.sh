@@ -12,6 +12,19 @@ if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
   echo "setup: adding the wasm32 target"
   rustup target add wasm32-unknown-unknown
 fi
+# The client's one nightly (named once, in xtask/src/client.rs), with the
+# standard library's source for -Zbuild-std; only the wasm build uses it.
+wasm_toolchain=$(sed -n 's/^pub const WASM_TOOLCHAIN: &str = "\(.*\)";$/\1/p' xtask/src/client.rs)
+if [[ -z $wasm_toolchain ]]; then
+  echo "setup: no WASM_TOOLCHAIN in xtask/src/client.rs" >&2
+  exit 1
+fi
+if ! rustup "+$wasm_toolchain" component list --installed 2>/dev/null | grep -q '^rust-src' ||
+  ! rustup "+$wasm_toolchain" target list --installed 2>/dev/null | grep -qx wasm32-unknown-unknown; then
+  echo "setup: installing $wasm_toolchain for the client"
+  rustup toolchain install "$wasm_toolchain" --profile minimal \
+    --component rust-src --target wasm32-unknown-unknown
+fi
 # The test command's first checks.
 for component in rustfmt clippy; do
   if ! rustup component list --installed | grep -q "^$component-"; then

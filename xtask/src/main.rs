@@ -1,7 +1,8 @@
 //! kaisen's developer tasks, from registries only:
 //!
 //! - `cargo xtask client [--no-opt | --names]` builds the browser client into
-//!   `target/site`: cargo for wasm32, wasm-bindgen as a library (its version
+//!   `target/site`: cargo for wasm32 on one pinned nightly
+//!   (`client::WASM_TOOLCHAIN`, for `-Zbuild-std`), wasm-bindgen as a library (its version
 //!   pinned to the `wasm-bindgen` crate's, so they cannot drift), `wasm-opt`
 //!   from the npm package `binaryen` (≥ 132; Debian's 108 silently breaks the
 //!   bundle), content-hashed names, brotli and gzip copies; it prints the
