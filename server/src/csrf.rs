@@ -34,7 +34,7 @@ pub async fn same_origin_json(
             security::record(SecurityEvent::CrossSiteRefused, None, client);
             return Err(ApiError::CrossSite);
         }
-        if method == Method::POST && !is_json(headers) {
+        if method == Method::POST && !has_content_type(headers, "application/json") {
             return Err(ApiError::UnsupportedMediaType);
         }
     }
@@ -74,12 +74,14 @@ fn same_origin(headers: &HeaderMap, ours: Option<&PublicOrigin>) -> bool {
     }
 }
 
-fn is_json(headers: &HeaderMap) -> bool {
+/// Whether the body is labelled `essence` (parameters such as `charset`
+/// aside): the portal's POSTs must be JSON, the console's forms.
+pub fn has_content_type(headers: &HeaderMap, essence: &str) -> bool {
     headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.split(';').next())
-        .is_some_and(|essence| essence.trim().eq_ignore_ascii_case("application/json"))
+        .is_some_and(|given| given.trim().eq_ignore_ascii_case(essence))
 }
 
 #[cfg(test)]
@@ -171,11 +173,14 @@ mod tests {
 
     #[test]
     fn only_json_counts_as_json() {
-        assert!(is_json(&headers(&[(
-            "content-type",
-            "application/json; charset=utf-8"
-        )])));
-        assert!(!is_json(&headers(&[("content-type", "text/plain")])));
-        assert!(!is_json(&headers(&[])));
+        assert!(has_content_type(
+            &headers(&[("content-type", "application/json; charset=utf-8")]),
+            "application/json"
+        ));
+        assert!(!has_content_type(
+            &headers(&[("content-type", "text/plain")]),
+            "application/json"
+        ));
+        assert!(!has_content_type(&headers(&[]), "application/json"));
     }
 }

@@ -124,18 +124,15 @@ pub async fn disable(
     by: &str,
     at: Timestamp,
 ) -> Result<(), AccountError> {
-    loop {
-        let Some(record) = store.operator(name).await? else {
-            return Err(AccountError::Unknown(name.to_owned()));
-        };
-        let disabled = OperatorRecord {
-            disabled: true,
-            ..record
-        };
-        if store.update_operator(&disabled).await?.is_some() {
-            break;
-        }
-    }
+    store
+        .modify_operator(name, |record| {
+            Some(OperatorRecord {
+                disabled: true,
+                ..record.clone()
+            })
+        })
+        .await?
+        .ok_or_else(|| AccountError::Unknown(name.to_owned()))?;
     store
         .record_action(&NewAction {
             at,

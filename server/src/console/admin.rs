@@ -9,7 +9,7 @@ use serde::Deserialize;
 use shared::domain::{ApplicationId, CustomerId, ProviderCode};
 
 use super::view::{self, csrf, error_summary};
-use super::{ConsoleError, Form, Signed, St, accounts, at};
+use super::{ConsoleError, Form, LoggedIn, St, accounts, at};
 use crate::state::now;
 use crate::store::operators::{ActionKind, OperatorRole};
 
@@ -27,12 +27,12 @@ pub struct ReasonForm {
 /// The reason given, or the page that asks for one (the token and the
 /// role are checked before).
 fn reasoned(
-    signed: &Signed,
+    me: &LoggedIn,
     form: &ReasonForm,
     back: &str,
 ) -> Result<Result<String, Response>, ConsoleError> {
-    signed.check_csrf(&form.csrf)?;
-    signed.require_admin()?;
+    me.check_csrf(&form.csrf)?;
+    me.require_admin()?;
     let reason = form.reason.trim();
     if reason.is_empty()
         || reason.chars().count() > MAX_REASON
@@ -43,7 +43,7 @@ fn reasoned(
             axum::http::StatusCode::BAD_REQUEST,
             view::page(
                 "操作を受け付けられませんでした",
-                Some(&signed.nav()),
+                Some(&me.nav()),
                 true,
                 html! {
                     (error_summary(&[message]))
@@ -56,10 +56,10 @@ fn reasoned(
     Ok(Ok(reason.to_owned()))
 }
 
-fn done(signed: &Signed, title: &str, message: &str, back: &str, back_label: &str) -> Response {
+fn done(me: &LoggedIn, title: &str, message: &str, back: &str, back_label: &str) -> Response {
     view::page(
         title,
-        Some(&signed.nav()),
+        Some(&me.nav()),
         false,
         html! {
             (view::notice(message))
@@ -72,25 +72,24 @@ fn done(signed: &Signed, title: &str, message: &str, back: &str, back_label: &st
 /// `POST /console/lines/{customer_id}/unlock`.
 pub async fn unlock(
     State(state): St,
-    signed: Signed,
+    me: LoggedIn,
     Path(customer_id): Path<String>,
     Form(form): Form<ReasonForm>,
 ) -> Result<Response, ConsoleError> {
-    signed.check_csrf(&form.csrf)?;
-    signed.require_admin()?;
+    me.check_csrf(&form.csrf)?;
+    me.require_admin()?;
     let id = CustomerId::parse(&customer_id).map_err(|_| ConsoleError::NotFound)?;
     let back = format!("/console/lines?customer_id={id}");
-    let reason = match reasoned(&signed, &form, &back)? {
+    let reason = match reasoned(&me, &form, &back)? {
         Ok(reason) => reason,
         Err(page) => return Ok(page),
     };
-    signed
-        .record(
-            &state,
-            Some(id.clone()),
-            ActionKind::LineUnlocked { reason },
-        )
-        .await?;
+    me.record(
+        &state,
+        Some(id.clone()),
+        ActionKind::LineUnlocked { reason },
+    )
+    .await?;
     let unlocked = state.store.unlock_line(&id).await?;
     // This process's window of the line's logins too, so that the
     // subscriber on the telephone can log in at once (other processes'
@@ -101,40 +100,33 @@ pub async fn unlock(
     } else {
         format!("お客さまID「{id}」はロックされていませんでした。")
     };
-    Ok(done(
-        &signed,
-        "ロック解除",
-        &message,
-        &back,
-        "回線照会に戻る",
-    ))
+    Ok(done(&me, "ロック解除", &message, &back, "回線照会に戻る"))
 }
 
 /// `POST /console/outbox/{application_id}/retry`.
 pub async fn retry_mail(
     State(state): St,
-    signed: Signed,
+    me: LoggedIn,
     Path(application_id): Path<String>,
     Form(form): Form<ReasonForm>,
 ) -> Result<Response, ConsoleError> {
-    signed.check_csrf(&form.csrf)?;
-    signed.require_admin()?;
+    me.check_csrf(&form.csrf)?;
+    me.require_admin()?;
     let id = ApplicationId::parse(&application_id).map_err(|_| ConsoleError::NotFound)?;
-    let reason = match reasoned(&signed, &form, "/console/outbox")? {
+    let reason = match reasoned(&me, &form, "/console/outbox")? {
         Ok(reason) => reason,
         Err(page) => return Ok(page),
     };
     let customer = state.store.application(id).await?.map(|a| a.customer_id);
-    signed
-        .record(
-            &state,
-            customer,
-            ActionKind::MailRetried {
-                application_id: id,
-                reason,
-            },
-        )
-        .await?;
+    me.record(
+        &state,
+        customer,
+        ActionKind::MailRetried {
+            application_id: id,
+            reason,
+        },
+    )
+    .await?;
     let queued = state.store.retry_mail_now(id, now()).await?;
     if queued {
         state.mail_queued.notify_one();
@@ -147,7 +139,7 @@ pub async fn retry_mail(
         )
     };
     Ok(done(
-        &signed,
+        &me,
         "メールの再送",
         &message,
         "/console/outbox",
@@ -158,15 +150,15 @@ pub async fn retry_mail(
 /// `POST /console/events/{provider}/{sequence}/retry`.
 pub async fn retry_event(
     State(state): St,
-    signed: Signed,
+    me: LoggedIn,
     Path((provider, sequence)): Path<(String, String)>,
     Form(form): Form<ReasonForm>,
 ) -> Result<Response, ConsoleError> {
-    signed.check_csrf(&form.csrf)?;
-    signed.require_admin()?;
+    me.check_csrf(&form.csrf)?;
+    me.require_admin()?;
     let provider = ProviderCode::parse(&provider).map_err(|_| ConsoleError::NotFound)?;
     let sequence: u64 = sequence.parse().map_err(|_| ConsoleError::NotFound)?;
-    let reason = match reasoned(&signed, &form, "/console/events")? {
+    let reason = match reasoned(&me, &form, "/console/events")? {
         Ok(reason) => reason,
         Err(page) => return Ok(page),
     };
@@ -177,17 +169,16 @@ pub async fn retry_event(
         .into_iter()
         .find(|e| e.sequence == sequence)
         .map(|e| e.customer_id);
-    signed
-        .record(
-            &state,
-            customer,
-            ActionKind::EventRetried {
-                provider: provider.clone(),
-                sequence,
-                reason,
-            },
-        )
-        .await?;
+    me.record(
+        &state,
+        customer,
+        ActionKind::EventRetried {
+            provider: provider.clone(),
+            sequence,
+            reason,
+        },
+    )
+    .await?;
     let queued = state
         .store
         .retry_event_now(&provider, sequence, now())
@@ -203,7 +194,7 @@ pub async fn retry_event(
         )
     };
     Ok(done(
-        &signed,
+        &me,
         "通知イベントの再送",
         &message,
         "/console/events",
@@ -212,14 +203,14 @@ pub async fn retry_event(
 }
 
 fn operators_view(
-    signed: &Signed,
+    me: &LoggedIn,
     list: &[crate::store::operators::OperatorRecord],
     errors: &[String],
     added: Option<(&str, &str)>,
 ) -> Markup {
     view::page(
         "オペレーター管理",
-        Some(&signed.nav()),
+        Some(&me.nav()),
         !errors.is_empty(),
         html! {
             (error_summary(errors))
@@ -242,9 +233,9 @@ fn operators_view(
                             }
                             td { (at(o.created_at)) }
                             td {
-                                @if !o.disabled && o.name != signed.operator.name {
+                                @if !o.disabled && o.name != me.operator.name {
                                     form method="post" action={ "/console/operators/" (o.name) "/disable" } {
-                                        (csrf(&signed.session.csrf))
+                                        (csrf(&me.session.csrf))
                                         button type="submit" class="secondary" aria-label={ (o.name) "を無効にする" } { "無効にする" }
                                     }
                                 }
@@ -254,7 +245,7 @@ fn operators_view(
                 }))
             h2 { "オペレーターの追加" }
             form method="post" action="/console/operators" class="stack" {
-                (csrf(&signed.session.csrf))
+                (csrf(&me.session.csrf))
                 (view::field("name", "オペレーター名", "text", "", Some("半角英小文字・数字・「.」「_」「-」の32文字以内です（例：sato.hanako）。"), "off"))
                 div class="field" {
                     label for="role" { "権限" }
@@ -270,10 +261,10 @@ fn operators_view(
 }
 
 /// `GET /console/operators`.
-pub async fn operators_page(State(state): St, signed: Signed) -> Result<Markup, ConsoleError> {
-    signed.require_admin()?;
+pub async fn operators_page(State(state): St, me: LoggedIn) -> Result<Markup, ConsoleError> {
+    me.require_admin()?;
     let list = state.store.operators().await?;
-    Ok(operators_view(&signed, &list, &[], None))
+    Ok(operators_view(&me, &list, &[], None))
 }
 
 /// The add form.
@@ -289,23 +280,23 @@ pub struct AddForm {
 /// password once.
 pub async fn add_operator(
     State(state): St,
-    signed: Signed,
+    me: LoggedIn,
     Form(form): Form<AddForm>,
 ) -> Result<Response, ConsoleError> {
-    signed.check_csrf(&form.csrf)?;
-    signed.require_admin()?;
+    me.check_csrf(&form.csrf)?;
+    me.require_admin()?;
     let name = form.name.trim().to_ascii_lowercase();
-    let added = accounts::add(&state.store, &name, form.role, &signed.operator.name, now()).await;
+    let added = accounts::add(&state.store, &name, form.role, &me.operator.name, now()).await;
     let list = state.store.operators().await?;
     match added {
         Ok(password) => {
-            Ok(operators_view(&signed, &list, &[], Some((&name, &password))).into_response())
+            Ok(operators_view(&me, &list, &[], Some((&name, &password))).into_response())
         }
         Err(accounts::AccountError::Store(e)) => Err(e.into()),
         Err(accounts::AccountError::Hashing(e)) => Err(ConsoleError::Internal(e)),
         Err(e) => Ok((
             axum::http::StatusCode::BAD_REQUEST,
-            operators_view(&signed, &list, &[e.to_string()], None),
+            operators_view(&me, &list, &[e.to_string()], None),
         )
             .into_response()),
     }
@@ -320,20 +311,20 @@ pub struct DisableForm {
 /// `POST /console/operators/{name}/disable`.
 pub async fn disable_operator(
     State(state): St,
-    signed: Signed,
+    me: LoggedIn,
     Path(name): Path<String>,
     Form(form): Form<DisableForm>,
 ) -> Result<Response, ConsoleError> {
-    signed.check_csrf(&form.csrf)?;
-    signed.require_admin()?;
-    if name == signed.operator.name {
+    me.check_csrf(&form.csrf)?;
+    me.require_admin()?;
+    if name == me.operator.name {
         return Err(ConsoleError::BadRequest(
             "an admin cannot disable themself".into(),
         ));
     }
-    match accounts::disable(&state.store, &name, &signed.operator.name, now()).await {
+    match accounts::disable(&state.store, &name, &me.operator.name, now()).await {
         Ok(()) => Ok(done(
-            &signed,
+            &me,
             "オペレーター管理",
             &format!(
                 "オペレーター「{name}」を無効にしました。ログイン中のセッションも終了します。"

@@ -1,13 +1,14 @@
 //! Logging in (password and TOTP code), the first login's setup (a new
 //! password and the authenticator's enrolment), and logging out.
 
+use axum::extract::State;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum_extra::extract::CookieJar;
 use maud::{Markup, html};
 use serde::Deserialize;
 
 use super::view::{self, csrf, error_summary, field};
-use super::{ConsoleError, Form, Query, Setup, Signed, St, record, session_cookie, token, totp};
+use super::{ConsoleError, Form, LoggedIn, Query, Setup, St, record, session_cookie, token, totp};
 use crate::extract::ClientAddr;
 use crate::state::{AppState, now};
 use crate::store::operators::{
@@ -132,9 +133,7 @@ pub async fn login(
         })
         .await?;
     let Some(account) = account.filter(|a| matches && !a.disabled) else {
-        if let Some(account) = store.operator(&name).await? {
-            count_failure(&state, account).await?;
-        }
+        count_failure(&state, &name).await?;
         log_refusal().await?;
         return Ok(refuse(REFUSED));
     };
@@ -149,7 +148,7 @@ pub async fn login(
             ) {
                 Some(step) => Some(step),
                 None => {
-                    count_failure(&state, account).await?;
+                    count_failure(&state, &name).await?;
                     log_refusal().await?;
                     return Ok(refuse(REFUSED));
                 }
@@ -158,25 +157,19 @@ pub async fn login(
         None => None,
     };
     // The code's step is taken once: a second login with it loses here.
-    let mut current = account;
-    loop {
-        if step.is_some() && current.totp_last_step >= step {
-            log_refusal().await?;
-            return Ok(refuse(REFUSED));
-        }
-        let next = OperatorRecord {
-            failures: 0,
-            locked_until: None,
-            totp_last_step: step.or(current.totp_last_step),
-            ..current.clone()
-        };
-        if store.update_operator(&next).await?.is_some() {
-            break;
-        }
-        match store.operator(&name).await? {
-            Some(again) => current = again,
-            None => return Ok(refuse(REFUSED)),
-        }
+    let taken = store
+        .modify_operator(&name, |current| {
+            (step.is_none() || current.totp_last_step < step).then(|| OperatorRecord {
+                failures: 0,
+                locked_until: None,
+                totp_last_step: step.or(current.totp_last_step),
+                ..current.clone()
+            })
+        })
+        .await?;
+    if taken.is_none() {
+        log_refusal().await?;
+        return Ok(refuse(REFUSED));
     }
     if let Some(old) = jar.get(super::COOKIE) {
         store.end_operator_session(old.value()).await?;
@@ -199,18 +192,16 @@ pub async fn login(
     Ok((jar, Redirect::to("/console/")).into_response())
 }
 
-/// Counts a failed login on `account`, locking it at the limit.
-async fn count_failure(state: &AppState, mut account: OperatorRecord) -> Result<(), ConsoleError> {
-    loop {
-        let next = operators::after_operator_failure(&account, now());
-        if state.store.update_operator(&next).await?.is_some() {
-            return Ok(());
-        }
-        match state.store.operator(&account.name).await? {
-            Some(again) => account = again,
-            None => return Ok(()),
-        }
-    }
+/// Counts a failed login of the account `name`, if it exists, locking it
+/// at the limit.
+async fn count_failure(state: &AppState, name: &str) -> Result<(), ConsoleError> {
+    state
+        .store
+        .modify_operator(name, |account| {
+            Some(operators::after_operator_failure(account, now()))
+        })
+        .await?;
+    Ok(())
 }
 
 /// The logout form's fields.
@@ -222,19 +213,19 @@ pub struct TokenForm {
 /// `POST /console/logout`.
 pub async fn logout(
     State(state): St,
-    Setup(signed): Setup,
+    Setup(me): Setup,
     jar: CookieJar,
     Form(form): Form<TokenForm>,
 ) -> Result<Response, ConsoleError> {
-    signed.check_csrf(&form.csrf)?;
-    state.store.end_operator_session(&signed.id).await?;
-    signed.record(&state, None, ActionKind::LoggedOut).await?;
+    me.check_csrf(&form.csrf)?;
+    state.store.end_operator_session(&me.id).await?;
+    me.record(&state, None, ActionKind::LoggedOut).await?;
     let jar = jar.remove(session_cookie(&state, String::new()));
     Ok((jar, Redirect::to("/console/login?logged_out=1")).into_response())
 }
 
-fn setup_form(signed: &Signed, secret: Option<&str>, errors: &[String]) -> Markup {
-    let temporary = signed.operator.password_temporary;
+fn setup_form(me: &LoggedIn, secret: Option<&str>, errors: &[String]) -> Markup {
+    let temporary = me.operator.password_temporary;
     view::page(
         "初回設定",
         None,
@@ -243,7 +234,7 @@ fn setup_form(signed: &Signed, secret: Option<&str>, errors: &[String]) -> Marku
             (error_summary(errors))
             p { "コンソールを使う前に、次の設定をしてください。" }
             form method="post" action="/console/setup" class="stack" {
-                (csrf(&signed.session.csrf))
+                (csrf(&me.session.csrf))
                 @if temporary {
                     h2 { "パスワードの変更" }
                     p { "発行された仮パスワードを、ご自身で決めたパスワードに変更してください。" }
@@ -254,7 +245,7 @@ fn setup_form(signed: &Signed, secret: Option<&str>, errors: &[String]) -> Marku
                 @if let Some(secret) = secret {
                     h2 { "確認コードの登録" }
                     p { "認証アプリ（Google Authenticator、Microsoft Authenticator など）でQRコードを読み取るか、シークレットキーを入力してください。" }
-                    @if let Some(qr) = totp::qr_code(secret, &signed.operator.name) { (qr) }
+                    @if let Some(qr) = totp::qr_code(secret, &me.operator.name) { (qr) }
                     p {
                         "シークレットキー："
                         code class="secret" { (totp::grouped(secret)) }
@@ -269,32 +260,29 @@ fn setup_form(signed: &Signed, secret: Option<&str>, errors: &[String]) -> Marku
 }
 
 /// The secret being enrolled, made and kept in the session on first view.
-async fn enrolling(state: &AppState, signed: &mut Signed) -> Result<Option<String>, ConsoleError> {
-    if signed.operator.totp_secret.is_some() {
+async fn enrolling(state: &AppState, me: &mut LoggedIn) -> Result<Option<String>, ConsoleError> {
+    if me.operator.totp_secret.is_some() {
         return Ok(None);
     }
-    if let Some(secret) = &signed.session.enrolling {
+    if let Some(secret) = &me.session.enrolling {
         return Ok(Some(secret.clone()));
     }
     let secret = totp::new_secret();
-    signed.session.enrolling = Some(secret.clone());
+    me.session.enrolling = Some(secret.clone());
     state
         .store
-        .put_operator_session(&signed.id, &signed.session)
+        .put_operator_session(&me.id, &me.session)
         .await?;
     Ok(Some(secret))
 }
 
 /// `GET /console/setup`.
-pub async fn setup_page(
-    State(state): St,
-    Setup(mut signed): Setup,
-) -> Result<Response, ConsoleError> {
-    if !signed.needs_setup() {
+pub async fn setup_page(State(state): St, Setup(mut me): Setup) -> Result<Response, ConsoleError> {
+    if !me.needs_setup() {
         return Ok(Redirect::to("/console/").into_response());
     }
-    let secret = enrolling(&state, &mut signed).await?;
-    Ok(setup_form(&signed, secret.as_deref(), &[]).into_response())
+    let secret = enrolling(&state, &mut me).await?;
+    Ok(setup_form(&me, secret.as_deref(), &[]).into_response())
 }
 
 /// The setup form's fields.
@@ -313,21 +301,21 @@ pub struct SetupForm {
 /// together; nothing is changed unless both are right.
 pub async fn setup(
     State(state): St,
-    Setup(mut signed): Setup,
+    Setup(mut me): Setup,
     Form(form): Form<SetupForm>,
 ) -> Result<Response, ConsoleError> {
-    signed.check_csrf(&form.csrf)?;
-    if !signed.needs_setup() {
+    me.check_csrf(&form.csrf)?;
+    if !me.needs_setup() {
         return Ok(Redirect::to("/console/").into_response());
     }
-    let secret = enrolling(&state, &mut signed).await?;
+    let secret = enrolling(&state, &mut me).await?;
     let mut errors = Vec::new();
-    let temporary = signed.operator.password_temporary;
+    let temporary = me.operator.password_temporary;
     if temporary
         && let Some(problem) = super::accounts::password_problem(
             &form.new_password,
             &form.confirmation,
-            &signed.operator.name,
+            &me.operator.name,
         )
     {
         errors.push(problem);
@@ -335,7 +323,7 @@ pub async fn setup(
     let at = now();
     let step = match &secret {
         Some(secret) => {
-            let step = totp::check(secret, &signed.operator.name, &form.code, at.unix(), None);
+            let step = totp::check(secret, &me.operator.name, &form.code, at.unix(), None);
             if step.is_none() {
                 errors.push(
                     "確認コードが正しくありません。認証アプリに表示されている6桁の数字を入力してください".to_owned(),
@@ -348,7 +336,7 @@ pub async fn setup(
     if !errors.is_empty() {
         return Ok((
             axum::http::StatusCode::BAD_REQUEST,
-            setup_form(&signed, secret.as_deref(), &errors),
+            setup_form(&me, secret.as_deref(), &errors),
         )
             .into_response());
     }
@@ -357,7 +345,7 @@ pub async fn setup(
             let busy = [
                 "ただいま混み合っています。しばらくしてから、もう一度操作してください。".to_owned(),
             ];
-            return Ok(setup_form(&signed, secret.as_deref(), &busy).into_response());
+            return Ok(setup_form(&me, secret.as_deref(), &busy).into_response());
         };
         let password = form.new_password.clone();
         Some(
@@ -372,42 +360,31 @@ pub async fn setup(
     } else {
         None
     };
-    let mut current = signed.operator.clone();
-    loop {
-        let next = OperatorRecord {
-            password_hash: password_hash
-                .clone()
-                .unwrap_or_else(|| current.password_hash.clone()),
-            password_temporary: false,
-            totp_secret: secret.clone().or_else(|| current.totp_secret.clone()),
-            totp_last_step: step.or(current.totp_last_step),
-            ..current.clone()
-        };
-        if state.store.update_operator(&next).await?.is_some() {
-            break;
-        }
-        current = state
-            .store
-            .operator(&current.name)
-            .await?
-            .ok_or(ConsoleError::Login)?;
-    }
-    signed.session.enrolling = None;
     state
         .store
-        .put_operator_session(&signed.id, &signed.session)
+        .modify_operator(&me.operator.name, |current| {
+            Some(OperatorRecord {
+                password_hash: password_hash
+                    .clone()
+                    .unwrap_or_else(|| current.password_hash.clone()),
+                password_temporary: false,
+                totp_secret: secret.clone().or_else(|| current.totp_secret.clone()),
+                totp_last_step: step.or(current.totp_last_step),
+                ..current.clone()
+            })
+        })
+        .await?
+        .ok_or(ConsoleError::Login)?;
+    me.session.enrolling = None;
+    state
+        .store
+        .put_operator_session(&me.id, &me.session)
         .await?;
     if temporary {
-        signed
-            .record(&state, None, ActionKind::PasswordChanged)
-            .await?;
+        me.record(&state, None, ActionKind::PasswordChanged).await?;
     }
     if secret.is_some() {
-        signed
-            .record(&state, None, ActionKind::TotpEnrolled)
-            .await?;
+        me.record(&state, None, ActionKind::TotpEnrolled).await?;
     }
     Ok(Redirect::to("/console/").into_response())
 }
-
-use axum::extract::State;

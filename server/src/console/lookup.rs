@@ -8,7 +8,7 @@ use serde::Deserialize;
 use shared::domain::{ApplicationId, ApplicationState, CustomerId, FieldError};
 
 use super::view::{self, details, reason_form};
-use super::{ConsoleError, Query, Signed, St, at};
+use super::{ConsoleError, LoggedIn, Query, St, at};
 use crate::store::operators::{ActionFilter, ActionKind, OperatorRole, valid_operator_name};
 use crate::store::{ApplicationRecord, OutboxRecord};
 
@@ -35,10 +35,10 @@ fn search_forms(application: &str, line: &str) -> Markup {
 }
 
 /// `GET /console/`.
-pub async fn home(signed: Signed) -> Markup {
+pub async fn home(me: LoggedIn) -> Markup {
     view::page(
         "照会",
-        Some(&signed.nav()),
+        Some(&me.nav()),
         false,
         html! {
             p { "お問い合わせの際に、お申し込みIDまたはお客さまIDで照会します。照会した内容は操作履歴に記録されます。" }
@@ -58,11 +58,11 @@ pub struct ApplicationQuery {
 /// one wrong digit, the existing IDs one digit away.
 pub async fn application(
     axum::extract::State(state): St,
-    signed: Signed,
+    me: LoggedIn,
     Query(query): Query<ApplicationQuery>,
 ) -> Result<Response, ConsoleError> {
     let typed = query.id.trim().to_owned();
-    let nav = signed.nav();
+    let nav = me.nav();
     let page = |error: bool, body: Markup| {
         view::page(
             "申込照会",
@@ -84,21 +84,18 @@ pub async fn application(
                     near.push(found);
                 }
             }
-            signed
-                .record(
-                    &state,
-                    None,
-                    ActionKind::ApplicationNotFound {
-                        query: typed.clone(),
-                    },
-                )
-                .await?;
+            me.record(
+                &state,
+                None,
+                ActionKind::ApplicationNotFound {
+                    query: typed.clone(),
+                },
+            )
+            .await?;
             return Ok(page(
                 true,
                 html! {
-                    div class="error-summary" role="alert" {
-                        p { "お申し込みID「" (typed) "」は確認用の数字（最後の桁）が合いません。どこか1桁を聞き間違えているかもしれません。" }
-                    }
+                    (view::alert(html! { "お申し込みID「" (typed) "」は確認用の数字（最後の桁）が合いません。どこか1桁を聞き間違えているかもしれません。" }))
                     @if near.is_empty() {
                         p { "1桁違いのお申し込みIDで、受け付けた申込はありません。お客さまにもう一度お申し込みIDをお伺いください。" }
                     } @else {
@@ -118,34 +115,29 @@ pub async fn application(
             ));
         }
         Err(e) => {
-            return Ok(page(
-                true,
-                html! { div class="error-summary" role="alert" { p { (e.to_string()) } } },
-            ));
+            return Ok(page(true, view::alert(html! { (e.to_string()) })));
         }
     };
     let Some(record) = state.store.application(id).await? else {
-        signed
-            .record(
-                &state,
-                None,
-                ActionKind::ApplicationNotFound {
-                    query: typed.clone(),
-                },
-            )
-            .await?;
+        me.record(
+            &state,
+            None,
+            ActionKind::ApplicationNotFound {
+                query: typed.clone(),
+            },
+        )
+        .await?;
         return Ok(page(
             false,
             html! { p role="status" { "お申し込みID「" (id) "」の申込はありません。" } },
         ));
     };
-    signed
-        .record(
-            &state,
-            Some(record.customer_id.clone()),
-            ActionKind::ApplicationViewed { application_id: id },
-        )
-        .await?;
+    me.record(
+        &state,
+        Some(record.customer_id.clone()),
+        ActionKind::ApplicationViewed { application_id: id },
+    )
+    .await?;
     let outbox = state
         .store
         .outbox()
@@ -220,11 +212,11 @@ pub struct LineQuery {
 /// changes, applications, disclosures, prefixes and lockout.
 pub async fn line(
     axum::extract::State(state): St,
-    signed: Signed,
+    me: LoggedIn,
     Query(query): Query<LineQuery>,
 ) -> Result<Response, ConsoleError> {
     let typed = query.customer_id.trim().to_owned();
-    let nav = signed.nav();
+    let nav = me.nav();
     let page = |error: bool, body: Markup| {
         view::page(
             "回線照会",
@@ -242,22 +234,20 @@ pub async fn line(
         Err(e) => {
             return Ok(page(
                 true,
-                html! { div class="error-summary" role="alert" { p { (e.to_string().replace("フレッツナンバー", "お客さまID")) } } },
+                view::alert(html! { (e.to_string().replace("フレッツナンバー", "お客さまID")) }),
             ));
         }
     };
     let store = &state.store;
     if store.line(&id).await?.is_none() {
-        signed
-            .record(&state, Some(id.clone()), ActionKind::LineNotFound)
+        me.record(&state, Some(id.clone()), ActionKind::LineNotFound)
             .await?;
         return Ok(page(
             false,
             html! { p role="status" { "お客さまID「" (id) "」の回線はありません。" } },
         ));
     }
-    signed
-        .record(&state, Some(id.clone()), ActionKind::LineViewed)
+    me.record(&state, Some(id.clone()), ActionKind::LineViewed)
         .await?;
     let settings = store.line_settings(&id).await?;
     let (_, providers) = store.providers().await?;
@@ -293,8 +283,8 @@ pub async fn line(
                 }
             }),
         ]))
-        @if signed.operator.role == OperatorRole::Admin && failures.is_some() {
-            (reason_form(&format!("/console/lines/{id}/unlock"), &signed.session.csrf,
+        @if me.operator.role == OperatorRole::Admin && failures.is_some() {
+            (reason_form(&format!("/console/lines/{id}/unlock"), &me.session.csrf,
                 "unlock-reason", "ロック解除の理由", "ロックを解除する"))
         }
         h2 { "通知設定" }
@@ -375,18 +365,13 @@ fn with_retry<'a>(admin: bool, columns: &[&'a str]) -> Vec<&'a str> {
 
 /// `GET /console/outbox`: the completion mails waiting, with their
 /// attempts and last error.
-pub async fn outbox(
-    axum::extract::State(state): St,
-    signed: Signed,
-) -> Result<Markup, ConsoleError> {
-    signed
-        .record(&state, None, ActionKind::OutboxViewed)
-        .await?;
+pub async fn outbox(axum::extract::State(state): St, me: LoggedIn) -> Result<Markup, ConsoleError> {
+    me.record(&state, None, ActionKind::OutboxViewed).await?;
     let waiting = state.store.outbox().await?;
-    let admin = signed.operator.role == OperatorRole::Admin;
+    let admin = me.operator.role == OperatorRole::Admin;
     Ok(view::page(
         "メール送信待ち",
-        Some(&signed.nav()),
+        Some(&me.nav()),
         false,
         html! {
             p { "まだ送信できていない工事完了通知メールです（全 " (waiting.len()) " 件）。" }
@@ -399,7 +384,7 @@ pub async fn outbox(
                                 td { (at(mail.next_attempt_at)) }
                                 td { (mail.last_error.as_deref().unwrap_or("")) }
                                 @if admin {
-                                    td { (reason_form(&format!("/console/outbox/{id}/retry"), &signed.session.csrf,
+                                    td { (reason_form(&format!("/console/outbox/{id}/retry"), &me.session.csrf,
                                         &format!("retry-{id}"), &format!("{id}の再送理由"), "今すぐ再送")) }
                                 }
                             }
@@ -411,18 +396,13 @@ pub async fn outbox(
 }
 
 /// `GET /console/events`: the provider events waiting or failing.
-pub async fn events(
-    axum::extract::State(state): St,
-    signed: Signed,
-) -> Result<Markup, ConsoleError> {
-    signed
-        .record(&state, None, ActionKind::EventsViewed)
-        .await?;
+pub async fn events(axum::extract::State(state): St, me: LoggedIn) -> Result<Markup, ConsoleError> {
+    me.record(&state, None, ActionKind::EventsViewed).await?;
     let waiting = state.store.undelivered_events().await?;
-    let admin = signed.operator.role == OperatorRole::Admin;
+    let admin = me.operator.role == OperatorRole::Admin;
     Ok(view::page(
         "通知イベント",
-        Some(&signed.nav()),
+        Some(&me.nav()),
         false,
         html! {
             p { "サービス提供者にまだ届けられていない通知イベントです（全 " (waiting.len()) " 件）。" }
@@ -442,7 +422,7 @@ pub async fn events(
                                 td { (d.last_error.as_deref().unwrap_or("")) }
                                 @if admin {
                                     td { (reason_form(&format!("/console/events/{}/{}/retry", e.provider, e.sequence),
-                                        &signed.session.csrf, &format!("retry-{}-{}", e.provider, e.sequence),
+                                        &me.session.csrf, &format!("retry-{}-{}", e.provider, e.sequence),
                                         &format!("{} {}番の再送理由", e.provider, e.sequence), "今すぐ再送")) }
                                 }
                             }
@@ -483,7 +463,7 @@ fn action_detail(kind: &ActionKind) -> Markup {
 /// operator and by customer ID. Read-only: nothing here changes it.
 pub async fn actions(
     axum::extract::State(state): St,
-    signed: Signed,
+    me: LoggedIn,
     Query(query): Query<ActionsQuery>,
 ) -> Result<Markup, ConsoleError> {
     let operator = query.operator.trim().to_ascii_lowercase();
@@ -536,7 +516,7 @@ pub async fn actions(
     });
     Ok(view::page(
         "操作履歴",
-        Some(&signed.nav()),
+        Some(&me.nav()),
         !errors.is_empty(),
         html! {
             (view::error_summary(&errors))

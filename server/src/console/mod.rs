@@ -27,7 +27,7 @@ use std::net::IpAddr;
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, FromRequest, FromRequestParts, Request, State};
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
@@ -235,23 +235,11 @@ async fn same_origin_form(
         if !crate::csrf::from_own_origin(https, request.uri(), headers) {
             return Err(ConsoleError::CrossSite);
         }
-        if !is_form(headers) {
+        if !crate::csrf::has_content_type(headers, "application/x-www-form-urlencoded") {
             return Err(ConsoleError::UnsupportedMediaType);
         }
     }
     Ok(next.run(request).await)
-}
-
-fn is_form(headers: &HeaderMap) -> bool {
-    headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split(';').next())
-        .is_some_and(|essence| {
-            essence
-                .trim()
-                .eq_ignore_ascii_case("application/x-www-form-urlencoded")
-        })
 }
 
 /// A form body; a malformed one is a 400 page.
@@ -301,7 +289,7 @@ fn session_cookie(state: &AppState, value: String) -> Cookie<'static> {
 
 /// A logged-in operator: the session (touched by this request) and the
 /// account as it is now. A session whose account is gone or disabled ends.
-pub struct Signed {
+pub struct LoggedIn {
     /// The session's ID.
     pub id: String,
     /// The session.
@@ -312,7 +300,7 @@ pub struct Signed {
     pub address: IpAddr,
 }
 
-impl Signed {
+impl LoggedIn {
     /// Whether the account still has its setup to do.
     pub fn needs_setup(&self) -> bool {
         self.operator.password_temporary || self.operator.totp_secret.is_none()
@@ -320,8 +308,8 @@ impl Signed {
 
     /// Checks a form's CSRF token against the session's.
     pub fn check_csrf(&self, token: &str) -> Result<(), ConsoleError> {
-        use subtle_eq::eq;
-        if eq(token.as_bytes(), self.session.csrf.as_bytes()) {
+        use subtle::ConstantTimeEq;
+        if bool::from(token.as_bytes().ct_eq(self.session.csrf.as_bytes())) {
             Ok(())
         } else {
             Err(ConsoleError::CrossSite)
@@ -386,7 +374,7 @@ pub async fn record(
 
 /// Reads the session of the request's cookie, ends it if run out or if
 /// its account cannot log in any more, and records this request on it.
-async fn signed_in(parts: &mut Parts, state: &AppState) -> Result<Signed, ConsoleError> {
+async fn logged_in(parts: &mut Parts, state: &AppState) -> Result<LoggedIn, ConsoleError> {
     let jar = CookieJar::from_headers(&parts.headers);
     let id = jar
         .get(COOKIE)
@@ -410,7 +398,7 @@ async fn signed_in(parts: &mut Parts, state: &AppState) -> Result<Signed, Consol
         .await
         .map(|ClientAddr(a)| a)
         .map_err(|e| ConsoleError::Internal(e.to_string()))?;
-    Ok(Signed {
+    Ok(LoggedIn {
         id,
         session,
         operator,
@@ -419,7 +407,7 @@ async fn signed_in(parts: &mut Parts, state: &AppState) -> Result<Signed, Consol
 }
 
 /// A logged-in operator whose setup may still be due (the setup page).
-pub struct Setup(pub Signed);
+pub struct Setup(pub LoggedIn);
 
 impl FromRequestParts<AppState> for Setup {
     type Rejection = ConsoleError;
@@ -428,22 +416,22 @@ impl FromRequestParts<AppState> for Setup {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        signed_in(parts, state).await.map(Self)
+        logged_in(parts, state).await.map(Self)
     }
 }
 
-impl FromRequestParts<AppState> for Signed {
+impl FromRequestParts<AppState> for LoggedIn {
     type Rejection = ConsoleError;
 
     async fn from_request_parts(
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        let signed = signed_in(parts, state).await?;
-        if signed.needs_setup() {
+        let me = logged_in(parts, state).await?;
+        if me.needs_setup() {
             return Err(ConsoleError::Setup);
         }
-        Ok(signed)
+        Ok(me)
     }
 }
 
@@ -453,14 +441,6 @@ type St = State<AppState>;
 /// A new random token (session IDs, CSRF tokens).
 fn token() -> String {
     hex::encode(rand::random::<[u8; 16]>())
-}
-
-/// Equality in time independent of where two byte strings differ.
-mod subtle_eq {
-    /// Whether `a == b`, looking at every byte.
-    pub fn eq(a: &[u8], b: &[u8]) -> bool {
-        a.len() == b.len() && a.iter().zip(b).fold(0u8, |d, (x, y)| d | (x ^ y)) == 0
-    }
 }
 
 /// A time as the console shows it (JST).

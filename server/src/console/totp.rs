@@ -48,8 +48,8 @@ pub fn check(
     last_step.is_none_or(|last| step > last).then_some(step)
 }
 
-/// The code for `secret` at `unix` (tests and the README's walk-through
-/// use it through `kaisen operator code`? no: tests only).
+/// The code for `secret` at `unix`, as an authenticator app shows it (for
+/// the tests).
 pub fn code_at(secret: &str, operator: &str, unix: i64) -> Option<String> {
     Some(
         totp(secret, operator)?

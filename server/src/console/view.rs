@@ -93,6 +93,11 @@ pub fn error_summary(messages: &[String]) -> Markup {
     }
 }
 
+/// A lookup's refusal, announced: what was wrong with what was typed.
+pub fn alert(message: Markup) -> Markup {
+    html! { div class="error-summary" role="alert" { p { (message) } } }
+}
+
 /// A notice of something done.
 pub fn notice(message: &str) -> Markup {
     html! { p class="notice" role="status" { (message) } }

@@ -382,6 +382,30 @@ impl Store {
         Ok(after.locked_until)
     }
 
+    /// Changes an operator account: `change` gets the account as stored and
+    /// answers what to write (or `None`, to write nothing); when another
+    /// write came between, in any process, the account is read again and
+    /// `change` asked again (`Engine::update_operator`). Returns the
+    /// account as written, or `None` when it does not exist or `change`
+    /// declined.
+    pub async fn modify_operator(
+        &self,
+        name: &str,
+        mut change: impl FnMut(&operators::OperatorRecord) -> Option<operators::OperatorRecord> + Send,
+    ) -> Result<Option<operators::OperatorRecord>, StoreError> {
+        loop {
+            let Some(current) = self.engine.operator(name).await? else {
+                return Ok(None);
+            };
+            let Some(next) = change(&current) else {
+                return Ok(None);
+            };
+            if let Some(stored) = self.engine.update_operator(&next).await? {
+                return Ok(Some(stored));
+            }
+        }
+    }
+
     /// How long `addr` must wait before its next login, if it must.
     pub async fn address_wait(
         &self,
