@@ -63,7 +63,8 @@ if ((${#missing[@]})); then
   DEBIAN_FRONTEND=noninteractive sudo_if_needed apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
 
-# Playwright and binaryen's wasm-opt (>= 132) from npm; never
+# Playwright, and the client build's binaryen wasm-opt (>= 132), terser and
+# csso, from npm; never
 # `npx playwright install` (it downloads browsers from outside).
 stamp=end2end/node_modules/.package-lock.json
 if [[ ! -f $stamp || end2end/package-lock.json -nt $stamp ]]; then

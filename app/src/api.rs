@@ -22,7 +22,7 @@ use wasm_bindgen_futures::JsFuture;
 use crate::idle;
 
 /// Shown when the server cannot be reached or answers nonsense.
-const NETWORK_ERROR: &str =
+pub const NETWORK_ERROR: &str =
     "通信エラーが発生しました。通信環境をご確認のうえ、もう一度お試しください";
 
 /// Why a call failed, as the page needs to know it.

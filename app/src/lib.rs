@@ -6,18 +6,16 @@ mod components;
 mod idle;
 mod pages;
 mod portal;
+mod routes;
 
 use leptos::prelude::*;
 use leptos_router::components::{ParentRoute, Route, Router, Routes};
 use leptos_router::path;
 use shared::domain::ApplicationId;
 
-use crate::pages::apply::{ApplicantStep, ApplyFlow, ConfirmStep, ConsentStep};
-use crate::pages::{
-    AddDestination, CompletionReceipt, DisclosureHistory, History, Login, NotFound,
-    NotificationDetail, Top,
-};
+use crate::pages::{Login, NotFound};
 use crate::portal::Portal;
+use crate::routes::Screen;
 
 /// Every screen's address. Navigation goes through here, never through
 /// string literals in components (the `<Route>`s below must be literals).
@@ -65,7 +63,8 @@ impl Page {
     }
 }
 
-/// The app: the portal's shared state and every route.
+/// The app: the portal's shared state and every route. Every screen but
+/// S0 and 「ページが見つかりません」 is loaded on first use (`routes`).
 #[component]
 pub fn App() -> impl IntoView {
     provide_context(Portal::new());
@@ -73,17 +72,17 @@ pub fn App() -> impl IntoView {
         <Router>
             <Routes fallback=NotFound>
                 <Route path=path!("/") view=Login />
-                <Route path=path!("/top") view=Top />
-                <Route path=path!("/notification") view=NotificationDetail />
-                <Route path=path!("/notification/add") view=AddDestination />
-                <Route path=path!("/notification/history") view=DisclosureHistory />
-                <ParentRoute path=path!("/notification/apply") view=ApplyFlow>
-                    <Route path=path!("consent") view=ConsentStep />
-                    <Route path=path!("applicant") view=ApplicantStep />
-                    <Route path=path!("confirm") view=ConfirmStep />
+                <Route path=path!("/top") view=Screen::Top />
+                <Route path=path!("/notification") view=Screen::Detail />
+                <Route path=path!("/notification/add") view=Screen::Add />
+                <Route path=path!("/notification/history") view=Screen::Disclosures />
+                <ParentRoute path=path!("/notification/apply") view=Screen::Apply>
+                    <Route path=path!("consent") view=Screen::Consent />
+                    <Route path=path!("applicant") view=Screen::Applicant />
+                    <Route path=path!("confirm") view=Screen::Confirm />
                 </ParentRoute>
-                <Route path=path!("/applications") view=History />
-                <Route path=path!("/applications/:id") view=CompletionReceipt />
+                <Route path=path!("/applications") view=Screen::History />
+                <Route path=path!("/applications/:id") view=Screen::Receipt />
             </Routes>
         </Router>
     }

@@ -3,7 +3,8 @@
 // context (an empty cache), and prints one JSON line: per run, the ms from
 // navigation start until the client has drawn the login form (its
 // 「ログイン」 button, with its handlers, exists), and the bytes the page
-// transferred.
+// transferred for it (not the lazy file of the screens after S0, which S0
+// fetches once it is drawn).
 //
 // usage: node bench/cold-load.mjs URL RUNS
 import { chromium } from '@playwright/test';
@@ -43,7 +44,7 @@ try {
       ms: window.__interactive,
       bytes: performance
         .getEntries()
-        .filter((e) => e.transferSize !== undefined)
+        .filter((e) => e.transferSize !== undefined && !e.name.includes('/assets/lazy-'))
         .reduce((sum, e) => sum + e.transferSize, 0),
     }));
     times.push(ms);

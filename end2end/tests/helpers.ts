@@ -43,7 +43,7 @@ export function purposeOf(p: Provider): string {
  * applicant-errors 9–12 · reload 13–16, 22 · print 17 · logout 18–20, 38, 40 ·
  * history 21 · accessibility 24, 31 · widths 25, 32 · keyboard 26, 27 ·
  * forms 28, 30 · readme-screenshots 29 · tls 39 · disclosures 41–44 ·
- * provider-lookup 45 · console 46 · console-accessibility 47 · free 33.
+ * provider-lookup 45 · console 46 · console-accessibility 47 · lazy 33.
  * session-timeout uses line 1 on its own server (servers.ts), the
  * kaisen.test and tls projects run flow-a and logout again on theirs, the
  * postgres project the console journey (line 46) again on its own, and

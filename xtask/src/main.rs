@@ -3,11 +3,14 @@
 //! - `cargo xtask client [--no-opt | --names]` builds the browser client into
 //!   `target/site`: cargo for wasm32 on one pinned nightly
 //!   (`client::WASM_TOOLCHAIN`, for `-Zbuild-std`), wasm-bindgen as a library (its version
-//!   pinned to the `wasm-bindgen` crate's, so they cannot drift), `wasm-opt`
+//!   pinned to the `wasm-bindgen` crate's, so they cannot drift), the wasm
+//!   split at its `#[wasm_split]` points (`wasm_split_cli_support`: S0's
+//!   code in the first load, the other screens' in a lazy file), `wasm-opt`
 //!   from the npm package `binaryen` (≥ 132; Debian's 108 silently breaks the
-//!   bundle), content-hashed names, brotli and gzip copies; it prints the
-//!   first load and fails above its budget. `--names` keeps the wasm's
-//!   function names, for `twiggy`.
+//!   bundle), the JS through terser and the CSS through csso (npm too),
+//!   content-hashed names, brotli and gzip copies; it prints the first load
+//!   and fails above its budget. `--names` keeps the wasm's function names,
+//!   for `twiggy`; `--no-opt` leaves out wasm-opt and the minifiers.
 //! - `cargo xtask bench` measures the client, the server and the store and
 //!   prints the figures (see the README's "Performance").
 

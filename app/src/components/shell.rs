@@ -32,29 +32,26 @@ pub fn use_error_handler() -> impl Fn(ClientError) -> String + Clone + 'static {
     }
 }
 
-/// A screen: sets the page title, shows the header (with 「ログアウト」 when
-/// logged in) and the link 「トップページへ」, and focuses the heading, so a
-/// screen reader announces each new step. Logged in, it watches the idle
-/// timer ([`TimeoutWarning`]).
+/// A screen: sets the page title, shows the header and the link
+/// 「トップページへ」, and focuses the heading, so a screen reader announces
+/// each new step. A logged-in screen is a [`SessionShell`].
 #[component]
 pub fn Shell(
     /// The screen's heading, also the page title.
     #[prop(into)]
     heading: String,
-    /// Whether the subscriber is logged in on this screen.
-    #[prop(optional)]
-    logged_in: bool,
     /// Whether to show the link 「トップページへ」.
     #[prop(optional)]
     top_link: bool,
     /// Prefixes the title with 「エラー：」 while true.
     #[prop(optional, into)]
     has_error: Signal<bool>,
+    /// A logged-in screen's 「ログアウト」 and idle warning.
+    #[prop(optional)]
+    session: Option<SessionControls>,
     /// The screen's content.
     children: Children,
 ) -> impl IntoView {
-    let portal = expect_context::<Portal>();
-    let navigate = use_navigate();
     let title = heading.clone();
     Effect::new(move |_| {
         let prefix = if has_error.get() { "エラー：" } else { "" };
@@ -66,26 +63,12 @@ pub fn Shell(
             let _ = h1.focus();
         }
     });
-    let logout = move |_| {
-        let navigate = navigate.clone();
-        spawn_local(async move {
-            api::logout().await;
-            portal.flash.set(Some("ログアウトしました".into()));
-            navigate(&Page::Login.path(), NavigateOptions::default());
-        });
-    };
+    let (logout, warning) = session.map(|s| (s.logout, s.warning)).unzip();
     view! {
         <header class="site-header">
             <div class="site-header__inner">
                 <p class="site-name">"回線情報通知 サービス申込受付ページ"</p>
-                {logged_in
-                    .then(|| {
-                        view! {
-                            <button type="button" class="button button--quiet" on:click=logout>
-                                "ログアウト"
-                            </button>
-                        }
-                    })}
+                {logout}
             </div>
         </header>
         {top_link
@@ -102,6 +85,55 @@ pub fn Shell(
             </h1>
             {children()}
         </main>
-        {logged_in.then(|| view! { <TimeoutWarning /> })}
+        {warning}
+    }
+}
+
+/// What a [`SessionShell`] adds to its [`Shell`]. Built there, so that its
+/// code is in the screens' lazy wasm, not in the first load with S0's.
+pub struct SessionControls {
+    logout: AnyView,
+    warning: AnyView,
+}
+
+/// A screen of a logged-in session: a [`Shell`] with 「ログアウト」 in the
+/// header, watching the idle timer ([`TimeoutWarning`]).
+#[component]
+pub fn SessionShell(
+    /// The screen's heading, also the page title.
+    #[prop(into)]
+    heading: String,
+    /// Whether to show the link 「トップページへ」.
+    #[prop(optional)]
+    top_link: bool,
+    /// Prefixes the title with 「エラー：」 while true.
+    #[prop(optional, into)]
+    has_error: Signal<bool>,
+    /// The screen's content.
+    children: Children,
+) -> impl IntoView {
+    let portal = expect_context::<Portal>();
+    let navigate = use_navigate();
+    let logout = move |_| {
+        let navigate = navigate.clone();
+        spawn_local(async move {
+            api::logout().await;
+            portal.flash.set(Some("ログアウトしました".into()));
+            navigate(&Page::Login.path(), NavigateOptions::default());
+        });
+    };
+    let session = SessionControls {
+        logout: view! {
+            <button type="button" class="button button--quiet" on:click=logout>
+                "ログアウト"
+            </button>
+        }
+        .into_any(),
+        warning: view! { <TimeoutWarning /> }.into_any(),
+    };
+    view! {
+        <Shell heading top_link has_error session>
+            {children()}
+        </Shell>
     }
 }

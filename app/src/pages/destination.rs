@@ -13,8 +13,8 @@ use super::{Loading, PageError};
 use crate::Page;
 use crate::api;
 use crate::components::{
-    ErrorSummary, Pager, PagingStatus, PurposeCell, SelectCell, SettingCell, Shell, SummaryItem,
-    use_error_handler, use_paging,
+    ErrorSummary, Pager, PagingStatus, PurposeCell, SelectCell, SessionShell, SettingCell,
+    SummaryItem, use_error_handler, use_paging,
 };
 use crate::portal::Portal;
 
@@ -81,9 +81,8 @@ pub fn AddDestination() -> impl IntoView {
     };
 
     view! {
-        <Shell
+        <SessionShell
             heading="回線情報通知「通知」設定登録"
-            logged_in=true
             top_link=true
             has_error=Signal::derive(move || !errors.with(Vec::is_empty))
         >
@@ -103,7 +102,7 @@ pub fn AddDestination() -> impl IntoView {
                     "戻る"
                 </button>
             </div>
-        </Shell>
+        </SessionShell>
     }
 }
 

@@ -13,7 +13,8 @@ use super::{Loading, PageError};
 use crate::Page;
 use crate::api;
 use crate::components::{
-    ErrorSummary, PurposeCell, SelectCell, SettingCell, Shell, SummaryItem, use_error_handler,
+    ErrorSummary, PurposeCell, SelectCell, SessionShell, SettingCell, SummaryItem,
+    use_error_handler,
 };
 use crate::portal::Portal;
 
@@ -95,9 +96,8 @@ pub fn NotificationDetail() -> impl IntoView {
     };
 
     view! {
-        <Shell
+        <SessionShell
             heading="回線情報通知 ご利用状況詳細"
-            logged_in=true
             top_link=true
             has_error=Signal::derive(move || !errors.with(Vec::is_empty))
         >
@@ -118,7 +118,7 @@ pub fn NotificationDetail() -> impl IntoView {
                     "通知履歴"
                 </button>
             </div>
-        </Shell>
+        </SessionShell>
     }
 }
 

@@ -10,7 +10,7 @@ use shared::api::DisclosureRow;
 use super::{Loading, PageError};
 use crate::Page;
 use crate::api;
-use crate::components::{Pager, PagingStatus, Shell, use_error_handler, use_paging};
+use crate::components::{Pager, PagingStatus, SessionShell, use_error_handler, use_paging};
 
 /// S9 回線情報通知 通知履歴.
 #[component]
@@ -53,7 +53,7 @@ pub fn DisclosureHistory() -> impl IntoView {
     };
 
     view! {
-        <Shell heading="回線情報通知 通知履歴" logged_in=true top_link=true>
+        <SessionShell heading="回線情報通知 通知履歴" top_link=true>
             <p class="lead">"お客さまIDをサービス提供者に通知した記録です。新しいものから順に表示しています。"</p>
             {listing}
             <div class="actions">
@@ -61,7 +61,7 @@ pub fn DisclosureHistory() -> impl IntoView {
                     "戻る"
                 </button>
             </div>
-        </Shell>
+        </SessionShell>
     }
 }
 

@@ -5,7 +5,7 @@ use leptos::prelude::*;
 use super::{Loading, PageError};
 use crate::Page;
 use crate::api;
-use crate::components::{Shell, use_error_handler};
+use crate::components::{SessionShell, use_error_handler};
 
 /// S8 申込履歴.
 #[component]
@@ -64,8 +64,8 @@ pub fn History() -> impl IntoView {
     }
     };
     view! {
-        <Shell heading="申込履歴" logged_in=true top_link=true>
+        <SessionShell heading="申込履歴" top_link=true>
             {content}
-        </Shell>
+        </SessionShell>
     }
 }

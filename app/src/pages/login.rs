@@ -11,7 +11,7 @@ use shared::api::LoginRequest;
 use crate::Page;
 use crate::components::{ErrorSummary, Shell, SummaryItem, TextField};
 use crate::portal::Portal;
-use crate::{api, idle};
+use crate::{api, idle, routes};
 
 /// `/`: S1 for a live session, else S0. Whether the session is alive is
 /// asked only when this browser may have one ([`idle::may_be_logged_in`]);
@@ -51,6 +51,8 @@ fn LoginForm(
     // flow's steps are gone, and not before navigating here (a step that
     // saw its draft vanish would send the subscriber to S2 instead).
     portal.reset();
+    // Once the form is drawn, while the subscriber types.
+    Effect::new(|_| routes::prefetch());
     let customer_id = RwSignal::new(String::new());
     let access_key = RwSignal::new(String::new());
     let errors = RwSignal::new(Vec::<SummaryItem>::new());

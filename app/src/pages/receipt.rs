@@ -8,7 +8,7 @@ use shared::domain::Applicant;
 
 use super::{Loading, PageError};
 use crate::api;
-use crate::components::{PurposeCell, Shell, use_error_handler};
+use crate::components::{PurposeCell, SessionShell, use_error_handler};
 
 /// S7 回線情報通知 変更受付完了.
 #[component]
@@ -22,9 +22,9 @@ pub fn CompletionReceipt() -> impl IntoView {
         Some(Ok(r)) => view! { <ReceiptBody receipt=r /> }.into_any(),
     };
     view! {
-        <Shell heading="回線情報通知 変更受付完了" logged_in=true top_link=true>
+        <SessionShell heading="回線情報通知 変更受付完了" top_link=true>
             {content}
-        </Shell>
+        </SessionShell>
     }
 }
 

@@ -8,7 +8,7 @@ use leptos_router::hooks::use_navigate;
 use super::{Loading, PageError};
 use crate::Page;
 use crate::api;
-use crate::components::{Shell, use_error_handler};
+use crate::components::{SessionShell, use_error_handler};
 
 /// S1 トップページ.
 #[component]
@@ -84,8 +84,8 @@ pub fn Top() -> impl IntoView {
         }
     };
     view! {
-        <Shell heading="ご利用サービス一覧" logged_in=true>
+        <SessionShell heading="ご利用サービス一覧">
             {content}
-        </Shell>
+        </SessionShell>
     }
 }

@@ -9,7 +9,7 @@ use shared::draft::Step;
 
 use super::{browser_nfkc, new_idempotency_key, use_step_guard};
 use crate::Page;
-use crate::components::{ErrorSummary, Shell, SummaryItem, TextField};
+use crate::components::{ErrorSummary, SessionShell, SummaryItem, TextField};
 use crate::portal::Portal;
 
 /// S5 回線情報通知 申込者情報入力.
@@ -20,7 +20,7 @@ pub fn ApplicantStep() -> impl IntoView {
     }
     let portal = expect_context::<Portal>();
     let navigate = use_navigate();
-    let draft = portal.draft;
+    let draft = portal.draft();
     let errors = RwSignal::new(Vec::<(ApplicantField, String)>::new());
 
     let next = {
@@ -74,9 +74,8 @@ pub fn ApplicantStep() -> impl IntoView {
     let mail_error = error_of(ApplicantField::WantsMail);
 
     view! {
-        <Shell
+        <SessionShell
             heading="回線情報通知 申込者情報入力"
-            logged_in=true
             top_link=true
             has_error=Signal::derive(move || !errors.with(Vec::is_empty))
         >
@@ -158,7 +157,7 @@ pub fn ApplicantStep() -> impl IntoView {
                     </button>
                 </div>
             </form>
-        </Shell>
+        </SessionShell>
     }
     .into_any()
 }

@@ -12,7 +12,7 @@ use shared::draft::Step;
 use super::use_step_guard;
 use crate::Page;
 use crate::api::{self, ClientError};
-use crate::components::{ErrorSummary, Shell, SummaryItem, use_error_handler};
+use crate::components::{ErrorSummary, SessionShell, SummaryItem, use_error_handler};
 use crate::pages::receipt::{ApplicantDetails, ChangesTable};
 use crate::portal::Portal;
 
@@ -25,7 +25,7 @@ pub fn ConfirmStep() -> impl IntoView {
     let portal = expect_context::<Portal>();
     let on_error = use_error_handler();
     let navigate = use_navigate();
-    let draft = portal.draft.get_untracked();
+    let draft = portal.draft().get_untracked();
     let pending = RwSignal::new(false);
     let errors = RwSignal::new(Vec::<SummaryItem>::new());
 
@@ -35,7 +35,7 @@ pub fn ConfirmStep() -> impl IntoView {
             if pending.get_untracked() {
                 return;
             }
-            let Some(application) = portal.draft.with_untracked(|d| d.submission()) else {
+            let Some(application) = portal.draft().with_untracked(|d| d.submission()) else {
                 return;
             };
             pending.set(true);
@@ -48,7 +48,7 @@ pub fn ConfirmStep() -> impl IntoView {
                             &Page::Receipt(receipt.id).path(),
                             NavigateOptions::default(),
                         );
-                        portal.draft.update(|d| d.submitted = Some(receipt.id));
+                        portal.draft().update(|d| d.submitted = Some(receipt.id));
                     }
                     Err(ClientError::Validation(fields)) => {
                         errors.set(
@@ -89,9 +89,8 @@ pub fn ConfirmStep() -> impl IntoView {
     let purposes = draft.providers.iter().map(|p| p.purpose.clone()).collect();
 
     view! {
-        <Shell
+        <SessionShell
             heading="回線情報通知 変更内容確認"
-            logged_in=true
             top_link=true
             has_error=Signal::derive(move || !errors.with(Vec::is_empty))
         >
@@ -125,7 +124,7 @@ pub fn ConfirmStep() -> impl IntoView {
                     "前画面へ戻る"
                 </button>
             </div>
-        </Shell>
+        </SessionShell>
     }
     .into_any()
 }

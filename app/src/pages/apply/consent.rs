@@ -11,7 +11,7 @@ use shared::draft::{ConsentChoice, Step};
 use super::use_step_guard;
 use crate::Page;
 use crate::api;
-use crate::components::{PurposeCell, Shell, use_error_handler};
+use crate::components::{PurposeCell, SessionShell, use_error_handler};
 use crate::pages::{Loading, PageError};
 use crate::portal::Portal;
 
@@ -25,7 +25,7 @@ pub fn ConsentStep() -> impl IntoView {
     let on_error = use_error_handler();
     let navigate = use_navigate();
     let consent = api::consent();
-    let draft = portal.draft.get_untracked();
+    let draft = portal.draft().get_untracked();
     let caption = match draft.setting {
         Setting::Notify => "お客さまIDを通知するサービス提供者と利用目的",
         Setting::DoNotNotify => "お客さまIDの通知をやめるサービス提供者と利用目的",
@@ -50,7 +50,7 @@ pub fn ConsentStep() -> impl IntoView {
             let Some(Ok(c)) = consent.get_untracked() else {
                 return;
             };
-            portal.draft.update(|d| {
+            portal.draft().update(|d| {
                 d.agree(ConsentChoice {
                     version: c.version,
                     hash: c.hash,
@@ -80,7 +80,7 @@ pub fn ConsentStep() -> impl IntoView {
     };
 
     view! {
-        <Shell heading="「回線情報通知」の利用にあたっての同意書" logged_in=true top_link=true>
+        <SessionShell heading="「回線情報通知」の利用にあたっての同意書" top_link=true>
             <p class="lead">"以下の内容をお読みいただき、同意いただける場合は「同意する」を押してください。"</p>
             <table role="table" class="table">
                 <caption>{caption}</caption>
@@ -107,7 +107,7 @@ pub fn ConsentStep() -> impl IntoView {
                     "同意しない"
                 </button>
             </div>
-        </Shell>
+        </SessionShell>
     }
     .into_any()
 }

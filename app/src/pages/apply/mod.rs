@@ -18,7 +18,7 @@ use shared::domain::ApplicationId;
 use shared::draft::Step;
 
 use crate::Page;
-use crate::components::Shell;
+use crate::components::SessionShell;
 use crate::portal::Portal;
 
 /// The parent of the steps: once the draft has been submitted, every step
@@ -28,7 +28,7 @@ pub fn ApplyFlow() -> impl IntoView {
     let portal = expect_context::<Portal>();
     // A memo, so that only a change of `submitted` re-renders: every
     // keystroke changes the draft, and must not mount the step again.
-    let submitted = Memo::new(move |_| portal.draft.with(|d| d.submitted));
+    let submitted = Memo::new(move |_| portal.draft().with(|d| d.submitted));
     move || match submitted.get() {
         Some(id) => view! { <SubmittedNotice id /> }.into_any(),
         None => view! { <Outlet /> }.into_any(),
@@ -42,7 +42,7 @@ fn SubmittedNotice(
     id: ApplicationId,
 ) -> impl IntoView {
     view! {
-        <Shell heading="お申し込みは受付済みです" logged_in=true top_link=true>
+        <SessionShell heading="お申し込みは受付済みです" top_link=true>
             <p>
                 "このお申し込みはすでに受け付けています。同じ内容を重ねてお申し込みいただく必要はありません。"
             </p>
@@ -51,7 +51,7 @@ fn SubmittedNotice(
                     {format!("受付内容（お申し込みID: {id}）を表示する")}
                 </a>
             </p>
-        </Shell>
+        </SessionShell>
     }
 }
 
@@ -67,7 +67,7 @@ fn page_of(step: Step) -> Page {
 /// furthest step the draft allows, or to S2 with a message saying why.
 fn use_step_guard(step: Step) -> bool {
     let portal = expect_context::<Portal>();
-    let draft = portal.draft.get_untracked();
+    let draft = portal.draft().get_untracked();
     if draft.can_enter(step) {
         return true;
     }
