@@ -6,10 +6,15 @@
 // transferred for it (not the lazy file of the screens after S0, which S0
 // fetches once it is drawn).
 //
-// usage: node bench/cold-load.mjs URL RUNS
+// With `slow-4g`, every load goes through Chromium's network emulation at
+// a phone's slow 4G: 150 ms latency, 1.6 Mbit/s down, 750 kbit/s up
+// (the profile of Chrome's DevTools and Lighthouse).
+//
+// usage: node bench/cold-load.mjs URL RUNS [slow-4g]
 import { chromium } from '@playwright/test';
 
-const [url, runs = '20'] = process.argv.slice(2);
+const [url, runs = '20', network = 'loopback'] = process.argv.slice(2);
+const slow4g = { offline: false, latency: 150, downloadThroughput: (1.6e6 / 8) | 0, uploadThroughput: (750e3 / 8) | 0 };
 const browser = await chromium.launch({
   executablePath: '/usr/bin/chromium',
   args: [
@@ -29,6 +34,13 @@ try {
   for (let i = 0; i < Number(runs); i++) {
     const context = await browser.newContext();
     const page = await context.newPage();
+    if (network === 'slow-4g') {
+      const cdp = await context.newCDPSession(page);
+      await cdp.send('Network.enable');
+      await cdp.send('Network.emulateNetworkConditions', slow4g);
+    } else if (network !== 'loopback') {
+      throw new Error(`unknown network ${network}`);
+    }
     // Injected by the browser itself, so the page's CSP does not apply.
     await page.addInitScript(() => {
       const seen = () => {
