@@ -37,13 +37,22 @@ fn address(n: usize) -> String {
 }
 
 /// What the webhook listener was sent, in arrival order: (event ID, the
-/// body's type, whether it answered 2xx).
+/// body's type, whether it answered 2xx). It fails one request in
+/// `FAIL_ONE_IN` until [`Webhooks::stop_failing`].
 #[derive(Clone, Default)]
 pub struct Webhooks {
     received: Arc<Mutex<Vec<(String, Value, bool)>>>,
+    reliable: Arc<AtomicBool>,
 }
 
 impl Webhooks {
+    /// From now on, answers every validly signed request with 2xx: what
+    /// failed is then retried until delivered, which the end of the test
+    /// waits for, without a new failure's backoff drawn at random.
+    pub fn stop_failing(&self) {
+        self.reliable.store(true, Ordering::SeqCst);
+    }
+
     /// Listens on 127.0.0.1; returns the listener and its URL. Signatures
     /// are checked with the `standardwebhooks` crate; a bad one fails the
     /// test at the end (it is recorded as a non-event).
@@ -58,7 +67,9 @@ impl Webhooks {
                  body: axum::body::Bytes| async move {
                     let receiver = standardwebhooks::Webhook::new(SECRET).expect("a secret");
                     let valid = receiver.verify(&body, &headers).is_ok();
-                    let ok = valid && rand::rng().random_ratio(FAIL_ONE_IN - 1, FAIL_ONE_IN);
+                    let ok = valid
+                        && (s.reliable.load(Ordering::SeqCst)
+                            || rand::rng().random_ratio(FAIL_ONE_IN - 1, FAIL_ONE_IN));
                     let event: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
                     let id = if valid {
                         event["id"].as_str().unwrap_or_default().to_owned()
