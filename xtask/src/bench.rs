@@ -70,8 +70,8 @@ fn skip_flag<'a>(args: &'a [String], flag: &str) -> Vec<&'a String> {
     rest
 }
 
-/// Prints each file of the site raw, gzip and brotli (as served), and the
-/// first load: every file the login page fetches, brotli.
+/// Prints each file of the site raw, gzip and brotli (as served), the
+/// first load (every file but the lazy ones) and the lazy files.
 fn sizes(site: &Path) -> Result {
     let mut files = vec![site.join("index.html")];
     let mut assets: Vec<PathBuf> = fs::read_dir(site.join("assets"))?
@@ -106,31 +106,34 @@ fn sizes(site: &Path) -> Result {
             .unwrap_or(file)
             .display()
             .to_string();
-        println!(
-            "{name:<34} {:>10} {:>10} {:>10}",
-            bytes(row[0]),
-            bytes(row[1]),
-            bytes(row[2])
-        );
+        size_row(&name, row, "");
     }
     let [first, lazy] = totals;
-    println!(
-        "{:<34} {:>10} {:>10} {:>10}   budget {}, goal {} (brotli)",
+    size_row(
         "first load, all but lazy-*",
-        bytes(first[0]),
-        bytes(first[1]),
-        bytes(first[2]),
-        bytes(client::FIRST_LOAD_BUDGET),
-        bytes(GOAL)
+        first,
+        &format!(
+            "   budget {}, goal {} (brotli)",
+            bytes(client::FIRST_LOAD_BUDGET),
+            bytes(GOAL)
+        ),
     );
-    println!(
-        "{:<34} {:>10} {:>10} {:>10}   fetched once S0 is drawn",
+    size_row(
         "lazy-*, the screens after S0",
-        bytes(lazy[0]),
-        bytes(lazy[1]),
-        bytes(lazy[2]),
+        lazy,
+        "   fetched once S0 is drawn",
     );
     Ok(())
+}
+
+/// One row of the size table: raw, gzip and brotli bytes, then `note`.
+fn size_row(name: &str, [raw, gzip, brotli]: [u64; 3], note: &str) {
+    println!(
+        "{name:<34} {:>10} {:>10} {:>10}{note}",
+        bytes(raw),
+        bytes(gzip),
+        bytes(brotli)
+    );
 }
 
 /// Serves the demo data with the release server and times `runs` cold loads

@@ -30,19 +30,21 @@ use crate::{Result, root, run};
 pub const FIRST_LOAD_BUDGET: u64 = 124_979;
 
 /// The one toolchain the client is built with, pinned: a dated nightly,
-/// for [`NIGHTLY_ARGS`] (16 KB brotli off the first load). Only the wasm
+/// for [`WASM_BUILD_ARGS`] (16 KB brotli off the first load). Only the wasm
 /// build uses it; the server, the tests and clippy stay on stable.
 /// `scripts/setup.sh` installs it (with `rust-src`, which `-Zbuild-std`
 /// compiles).
 pub const WASM_TOOLCHAIN: &str = "nightly-2026-10-29";
 
-/// What the nightly is for (and what the split needs): the standard library compiled with the client
-/// (optimised for size, and linked in with LTO like the rest); panics that
+/// The wasm build's flags: what the nightly is for, the standard library
+/// compiled with the client (optimised for size, and linked in with LTO
+/// like the rest); panics that
 /// abort at once, without formatting a message (they abort already, with
 /// `panic = "abort"`, and wasm32's std has nowhere to print the message);
 /// `{:?}` formatting and source locations compiled out (the client shows
-/// neither); the linker's relocations kept, which the splitter reads.
-const NIGHTLY_ARGS: &[&str] = &[
+/// neither); and, on any toolchain, the linker's relocations kept, which
+/// the splitter reads.
+const WASM_BUILD_ARGS: &[&str] = &[
     "-Zbuild-std=std,panic_abort",
     "-Zpanic-immediate-abort",
     "--config",
@@ -84,7 +86,7 @@ pub fn build(wasm: Wasm) -> Result<PathBuf> {
             "--profile",
             "wasm-release",
         ])
-        .args(NIGHTLY_ARGS);
+        .args(WASM_BUILD_ARGS);
     run(&mut cargo)?;
     let target =
         std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root.join("target"), PathBuf::from);
@@ -140,23 +142,7 @@ pub fn build(wasm: Wasm) -> Result<PathBuf> {
     js.push_str(&format!(
         "\n__wbg_init({{ module_or_path: \"{wasm_path}\" }});\n"
     ));
-    // The loader imports the link module and the link module the loader:
-    // neither can name the other by its own hash, so both are named by the
-    // hash of the two.
-    let pair = hex::encode(
-        &Sha256::new()
-            .chain_update(&js)
-            .chain_update(&link)
-            .finalize()[..8],
-    );
-    // (Its imports object keeps the name: the main wasm imports from that.)
-    let import = format!("from \"{LINK_MODULE}\"");
-    if !js.contains(&import) {
-        return Err(format!("wasm-bindgen's module does not import {LINK_MODULE}").into());
-    }
-    let js = js.replace(&import, &format!("from \"./__wasm_split-{pair}.js\""));
-    let link = replace_once(&link, "\"./kaisen.js\"", &format!("\"./kaisen-{pair}.js\""))
-        .map_err(|e| format!("the link module: {e}"))?;
+    let (pair, js, link) = name_each_other(js, link)?;
     let (link, js, css) = if wasm == Wasm::Plain {
         (link, js, stylesheet(&root)?)
     } else {
@@ -241,6 +227,29 @@ fn split(compiled: &Path, work: &Path) -> Result<Split> {
         lazy: split.split_modules,
         link,
     })
+}
+
+/// The loader `js` and the link module `link`, naming each other: the
+/// loader imports the link module and the link module the loader, so
+/// neither can be named by its own hash; both are named by the hash of the
+/// two, answered first.
+fn name_each_other(js: String, link: String) -> Result<(String, String, String)> {
+    let pair = hex::encode(
+        &Sha256::new()
+            .chain_update(&js)
+            .chain_update(&link)
+            .finalize()[..8],
+    );
+    // Only the imports: the imports object keeps the name, which the main
+    // wasm imports from.
+    let import = format!("from \"{LINK_MODULE}\"");
+    if !js.contains(&import) {
+        return Err(format!("wasm-bindgen's module does not import {LINK_MODULE}").into());
+    }
+    let js = js.replace(&import, &format!("from \"./__wasm_split-{pair}.js\""));
+    let link = replace_once(&link, "\"./kaisen.js\"", &format!("\"./kaisen-{pair}.js\""))
+        .map_err(|e| format!("the link module: {e}"))?;
+    Ok((pair, js, link))
 }
 
 /// Whether `file` of the site is a lazy file, fetched after the first load.

@@ -75,6 +75,17 @@ pub async fn application(
     if typed.is_empty() {
         return Ok(page(false, html! {}));
     }
+    // Logged when what was typed finds no application: a wrong check
+    // digit, or no application with the ID.
+    let not_found = || {
+        me.record(
+            &state,
+            None,
+            ActionKind::ApplicationNotFound {
+                query: typed.clone(),
+            },
+        )
+    };
     let id = match ApplicationId::parse(&typed) {
         Ok(id) => id,
         Err(FieldError::ApplicationIdCheckDigit) => {
@@ -84,14 +95,7 @@ pub async fn application(
                     near.push(found);
                 }
             }
-            me.record(
-                &state,
-                None,
-                ActionKind::ApplicationNotFound {
-                    query: typed.clone(),
-                },
-            )
-            .await?;
+            not_found().await?;
             return Ok(page(
                 true,
                 html! {
@@ -119,14 +123,7 @@ pub async fn application(
         }
     };
     let Some(record) = state.store.application(id).await? else {
-        me.record(
-            &state,
-            None,
-            ActionKind::ApplicationNotFound {
-                query: typed.clone(),
-            },
-        )
-        .await?;
+        not_found().await?;
         return Ok(page(
             false,
             html! { p role="status" { "お申し込みID「" (id) "」の申込はありません。" } },
